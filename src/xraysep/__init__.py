@@ -1,0 +1,1 @@
+"""xraysep: separate mixed X-rays of double-sided paintings."""

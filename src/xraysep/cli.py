@@ -1,0 +1,192 @@
+"""The ``xraysep`` command line: one thin command per job (DESIGN §7).
+
+Each command only parses arguments and calls the job function; defaults left unset here come
+from ``params.yaml``. A user error (:class:`~xraysep.errors.InputError`) prints one line to
+stderr and exits with status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xraysep import config
+from xraysep.errors import InputError
+
+app = typer.Typer(
+    help="Separate the mixed X-ray of a panel painted on both sides into one X-ray per side, "
+    "using the colour photographs of both sides (Sabetsarvestani et al. 2019).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+Panel = Annotated[str, typer.Argument(help="Panel name: the store is data/panels/NAME.zarr.")]
+Device = Annotated[
+    str | None,
+    typer.Option(
+        help="auto|cpu|cuda|mps; auto picks CUDA, then MPS, then CPU. [params: train.device]"
+    ),
+]
+Overwrite = Annotated[bool, typer.Option(help="Replace an existing panel store of that name.")]
+
+
+@app.command()
+def ingest(
+    name: Panel,
+    front: Annotated[Path, typer.Option(help="Front photograph (RGB TIFF, PNG or JPEG).")],
+    back: Annotated[Path, typer.Option(help="Back photograph (RGB), as photographed from behind.")],
+    xray: Annotated[Path, typer.Option(help="Mixed X-radiograph (grey TIFF, PNG or JPEG).")],
+    mirror_back: Annotated[
+        bool, typer.Option(help="Mirror the back photograph into the X-ray's frame.")
+    ] = True,
+    truth_front: Annotated[
+        Path | None,
+        typer.Option(help="True front X-ray, in the raw X-ray's units (synthetic panels)."),
+    ] = None,
+    truth_back: Annotated[
+        Path | None, typer.Option(help="True back X-ray, in the X-ray's frame and units.")
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Read image files into the zarr panel store: mirror the back, stretch the X-ray 1–99 %."""
+    from xraysep.jobs.ingest import ingest as run
+
+    run(
+        name,
+        front,
+        back,
+        xray,
+        mirror_back=mirror_back,
+        truth_front=truth_front,
+        truth_back=truth_back,
+        overwrite=overwrite,
+    )
+
+
+@app.command()
+def synth(
+    name: Panel,
+    size: Annotated[
+        int | None, typer.Option(help="Side of the square panel in pixels. [params: synth.size]")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Random seed of texture, grain and noise. [params: synth.seed]"),
+    ] = None,
+    front: Annotated[
+        str | None, typer.Option(help="scikit-image picture for the front. [params: synth.front]")
+    ] = None,
+    back: Annotated[
+        str | None, typer.Option(help="scikit-image picture for the back. [params: synth.back]")
+    ] = None,
+    mixture: Annotated[
+        str | None,
+        typer.Option(
+            help="beer-lambert (realistic) or linear (x = x1 + x2). [params: synth.mixture]"
+        ),
+    ] = None,
+    support: Annotated[
+        bool | None, typer.Option(help="Add the wood-grain support. [params: synth.support]")
+    ] = None,
+    noise: Annotated[
+        float | None, typer.Option(help="Detector noise, standard deviation. [params: synth.noise]")
+    ] = None,
+    hidden: Annotated[
+        bool | None,
+        typer.Option(help="Add a fill, a nail and an underdrawing seen in neither photograph."),
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Simulate a double-sided panel with ground truth and ingest it."""
+    from xraysep.core.physics import Mixture
+    from xraysep.jobs.synth import synth as run
+
+    chosen = {
+        "size": size, "seed": seed, "front": front, "back": back, "mixture": mixture,
+        "support": support, "noise": noise, "hidden": hidden,
+    }  # fmt: skip
+    settings = config.params()["synth"] | {k: v for k, v in chosen.items() if v is not None}
+    if settings["mixture"] not in Mixture.__args__:
+        raise InputError(f"mixture {settings['mixture']!r}: unknown; choose beer-lambert or linear")
+    run(name, **settings, overwrite=overwrite)
+
+
+@app.command()
+def train(
+    name: Panel,
+    order: Annotated[
+        str, typer.Option(help="12 feeds (front, back) to slots (1, 2); 21 feeds (back, front).")
+    ],
+    preset: Annotated[
+        str | None, typer.Option(help="paper or fast (see params.yaml). [params: train.preset]")
+    ] = None,
+    iterations: Annotated[
+        int | None, typer.Option(help="Optimiser steps; overrides the preset.")
+    ] = None,
+    device: Device = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of weights and sampling. [params: train.seed]")
+    ] = None,
+) -> None:
+    """Train one input ordering of the paper's two-branch network."""
+    from xraysep.jobs.train import train as run
+
+    run(name, order, preset=preset, iterations=iterations, device=device, seed=seed)
+
+
+@app.command()
+def combine(name: Panel, device: Device = None) -> None:
+    """Join orders 12 and 21: front from order 12 slot 1, back from order 21 slot 1."""
+    from xraysep.jobs.combine import combine as run
+
+    run(name, device=device)
+
+
+@app.command()
+def separate(
+    name: Panel,
+    model: Annotated[
+        Path | None, typer.Option(help="Combined model file. [default: models/NAME/combine.pt]")
+    ] = None,
+    device: Device = None,
+) -> None:
+    """Separate the whole panel tile by tile into data/separated/NAME.zarr and reports/NAME/."""
+    from xraysep.jobs.separate import separate as run
+
+    run(name, model=model, device=device)
+
+
+@app.command()
+def evaluate(name: Panel, device: Device = None) -> None:
+    """Score order 12, order 21 and combined; write reports/NAME/metrics.json and a figure."""
+    from xraysep.jobs.evaluate import evaluate as run
+
+    run(name, device=device)
+
+
+@app.command()
+def demo(
+    name: Annotated[str | None, typer.Argument(help="Panel name. [params: demo.panel]")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Training preset. [params: train.preset]")
+    ] = None,
+    iterations: Annotated[int | None, typer.Option(help="Optimiser steps per ordering.")] = None,
+    device: Device = None,
+) -> None:
+    """synth -> train 12 -> train 21 -> combine -> separate -> evaluate on the default panel."""
+    from xraysep.jobs.demo import demo as run
+
+    run(name, preset=preset, iterations=iterations, device=device)
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app()
+    except InputError as error:
+        print(f"xraysep: error: {error}", file=sys.stderr)
+        sys.exit(2)

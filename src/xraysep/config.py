@@ -1,0 +1,116 @@
+"""Where things live and what the tunables are.
+
+Every path is derived from one project root so that the CLI, the MLflow entry points and the
+DVC stages agree on locations whatever their working directory. The root is ``$XRAYSEP_ROOT``
+if set, else the nearest ancestor of the working directory that holds ``params.yaml``, else the
+working directory. ``params.yaml`` is the single source of tunables; nothing here duplicates it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xraysep.errors import InputError
+
+PANEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def project_root() -> Path:
+    """The directory that holds ``params.yaml``, ``data/``, ``models/`` and ``reports/``."""
+    if env := os.environ.get("XRAYSEP_ROOT"):
+        return Path(env).resolve()
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / "params.yaml").is_file():
+            return folder
+    return cwd
+
+
+def check_panel_name(name: str) -> str:
+    """Refuse names that could escape ``data/panels`` or confuse the shell and MLflow."""
+    if not PANEL_NAME.match(name) or ".." in name:
+        raise InputError(
+            f"panel name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit, with no path separators and no '..'"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file location of one panel, derived from the project root."""
+
+    root: Path
+    panel: str
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "data" / "raw" / self.panel
+
+    @property
+    def store(self) -> Path:
+        return self.root / "data" / "panels" / f"{self.panel}.zarr"
+
+    @property
+    def separated_store(self) -> Path:
+        return self.root / "data" / "separated" / f"{self.panel}.zarr"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models" / self.panel
+
+    def order_model(self, order: str) -> Path:
+        return self.models_dir / f"order-{order}.pt"
+
+    @property
+    def combine_model(self) -> Path:
+        return self.models_dir / "combine.pt"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports" / self.panel
+
+    def loss_curve(self, order: str) -> Path:
+        return self.reports_dir / f"loss-{order}.csv"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports_dir / "metrics.json"
+
+
+def paths(panel: str) -> Paths:
+    """Paths of ``panel`` under the project root, after checking the name."""
+    return Paths(project_root(), check_panel_name(panel))
+
+
+def params_file() -> Path:
+    return project_root() / "params.yaml"
+
+
+@cache
+def _load_params(path: Path, mtime_ns: int) -> dict[str, Any]:
+    with path.open() as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def params() -> dict[str, Any]:
+    """``params.yaml`` as a dict (cached until the file changes)."""
+    path = params_file()
+    if not path.is_file():
+        raise InputError(f"{path}: params.yaml not found; run from the project or set XRAYSEP_ROOT")
+    return _load_params(path, path.stat().st_mtime_ns)
+
+
+def preset(name: str) -> dict[str, Any]:
+    """The named training preset from ``params.yaml`` (network width and protocol)."""
+    presets = params().get("presets", {})
+    if name not in presets:
+        raise InputError(f"preset {name!r}: unknown; params.yaml defines {', '.join(presets)}")
+    return dict(presets[name])

@@ -1,0 +1,145 @@
+"""The one module that opens image files: TIFF (also BigTIFF), PNG and JPEG.
+
+Reading checks what the rest of the code relies on: that the file is a decodable image, that
+an RGB image has three channels and a grey one none, and that float data are finite. Every
+failure is an :class:`InputError` naming the file. Writing produces the files people look at:
+16-bit TIFF for analysis and 8-bit PNG previews, both written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from xraysep.errors import InputError
+from xraysep.io.atomic import atomic_file
+
+Kind = Literal["rgb", "grey"]
+TIFF_SUFFIXES = {".tif", ".tiff", ".btf", ".tf8"}
+PIL_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+Image.MAX_IMAGE_PIXELS = None  # size is limited by our own max_megapixels check instead
+
+
+def sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _decode(path: Path) -> np.ndarray:
+    suffix = path.suffix.lower()
+    if suffix in TIFF_SUFFIXES:
+        with tifffile.TiffFile(path) as tif:
+            return tif.asarray()
+    if suffix in PIL_SUFFIXES:
+        with Image.open(path) as image:
+            if image.mode == "P":
+                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+            return np.asarray(image)
+    raise InputError(f"{path}: unsupported file type {suffix!r}; use TIFF, PNG or JPEG")
+
+
+def _as_layout(array: np.ndarray, kind: Kind, path: Path) -> np.ndarray:
+    """Channels last; refuse the wrong number of channels with the count found."""
+    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[-1] not in (3, 4):
+        array = np.moveaxis(array, 0, -1)  # planar TIFF (C, H, W)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if kind == "rgb":
+        if array.ndim == 2:
+            raise InputError(f"{path}: is a grey image; expected an RGB photograph")
+        if array.ndim != 3 or array.shape[-1] != 3:
+            found = "RGBA" if array.ndim == 3 and array.shape[-1] == 4 else f"shape {array.shape}"
+            raise InputError(f"{path}: has {found}; expected an RGB image with 3 channels")
+    elif array.ndim != 2:
+        raise InputError(f"{path}: has shape {array.shape}; expected a grey X-ray (one channel)")
+    return array
+
+
+def read_image(path: Path, kind: Kind, max_megapixels: float | None = None) -> np.ndarray:
+    """Decode ``path`` as an RGB (H, W, 3) or grey (H, W) array in its stored dtype."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    try:
+        array = _decode(path)
+    except InputError:
+        raise
+    except Exception as error:  # decoders raise many types for corrupt or truncated files
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{path}: cannot decode image ({reason})") from error
+    array = _as_layout(array, kind, path)
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise InputError(f"{path}: unsupported pixel type {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise InputError(f"{path}: contains NaN or infinite values")
+    if max_megapixels is not None and array.shape[0] * array.shape[1] > max_megapixels * 1e6:
+        megapixels = array.shape[0] * array.shape[1] / 1e6
+        raise InputError(
+            f"{path}: {megapixels:.1f} megapixels exceeds the limit of {max_megapixels} "
+            "(ingest.max_megapixels in params.yaml)"
+        )
+    return array
+
+
+def to_uint16(array: np.ndarray) -> np.ndarray:
+    """[0, 1] floats to the full 16-bit range, clipping what lies outside."""
+    return np.round(np.clip(array, 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def write_tiff(path: Path, array: np.ndarray) -> None:
+    """Write an array as-is (any dtype tifffile supports), BigTIFF when large, atomically."""
+    with atomic_file(path) as temporary:
+        tifffile.imwrite(
+            temporary,
+            array,
+            bigtiff=array.nbytes > 2**31,
+            photometric="rgb" if array.ndim == 3 else "minisblack",
+            compression="zlib",
+        )
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 or uint16 image as PNG, atomically."""
+    with atomic_file(path) as temporary:
+        Image.fromarray(array).save(temporary, format="PNG")
+
+
+def write_tiff_tiles(path: Path, array, tile: int = 512) -> None:
+    """Stream a large 2-D array-like (e.g. zarr) into a tiled 16-bit TIFF, tile by tile, so
+    memory stays bounded by one row of tiles; values in [0, 1] map to the full 16-bit range."""
+    h, w = array.shape
+
+    def tiles():
+        for y in range(0, h, tile):
+            band = array[y : y + tile]
+            for x in range(0, w, tile):
+                block = np.zeros((tile, tile), dtype=np.uint16)
+                part = to_uint16(band[:, x : x + tile])
+                block[: part.shape[0], : part.shape[1]] = part
+                yield block
+
+    with atomic_file(path) as temporary:
+        tifffile.imwrite(
+            temporary,
+            tiles(),
+            shape=(h, w),
+            dtype=np.uint16,
+            tile=(tile, tile),
+            bigtiff=h * w * 2 > 2**31,
+            photometric="minisblack",
+            compression="zlib",
+        )
