@@ -26,5 +26,5 @@ def progress() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-        transient=False,
+        transient=True,
     )

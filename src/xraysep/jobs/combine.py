@@ -35,6 +35,7 @@ def preview_window(shape: tuple[int, int], size: int = PREVIEW) -> tuple[slice, 
 def combine(name: str, *, device: str | None = None) -> Path:
     """Build ``models/<name>/combine.pt`` from the two ordering models; returns its path."""
     where = config.paths(name)
+    panel = store.open_panel(where.store, name)
     loaded = {
         order: checkpoints.load_order(
             where.order_model(order), f"run `xraysep train {name} --order {order}` first"
@@ -54,7 +55,6 @@ def combine(name: str, *, device: str | None = None) -> Path:
     meta = {"panel": name, "rule": "paper", "orders": {o: m for o, (_, m) in loaded.items()}}
 
     target = devices.resolve(device or config.params()["train"]["device"])
-    panel = store.open_panel(where.store, name)
     window = preview_window(panel.shape)
     tile = int(config.params()["separate"]["tile"])
     model.to(target)

@@ -55,8 +55,8 @@ def write_json(path: Path, data: dict) -> None:
 def evaluate(name: str, *, device: str | None = None) -> dict[str, dict[str, float]]:
     """Compute, write, print and log the metrics of panel ``name``; returns them."""
     where = config.paths(name)
-    model, _ = checkpoints.load_combined(where.combine_model, f"run `xraysep combine {name}` first")
     panel = store.open_panel(where.store, name)
+    model, _ = checkpoints.load_combined(where.combine_model, f"run `xraysep combine {name}` first")
     target = devices.resolve(device or config.params()["train"]["device"])
     tile = int(config.params()["separate"]["tile"])
     model.to(target)

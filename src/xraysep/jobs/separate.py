@@ -43,8 +43,8 @@ def separate(name: str, *, model: Path | None = None, device: str | None = None)
     """Separate panel ``name`` with the combined model; returns the results group's path."""
     where = config.paths(name)
     model_path = Path(model) if model else where.combine_model
-    combined, _ = checkpoints.load_combined(model_path, f"run `xraysep combine {name}` first")
     panel = store.open_panel(where.store, name)
+    combined, _ = checkpoints.load_combined(model_path, f"run `xraysep combine {name}` first")
     target = devices.resolve(device or config.params()["train"]["device"])
     tile = int(config.params()["separate"]["tile"])
     combined.to(target)

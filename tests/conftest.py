@@ -1,0 +1,69 @@
+"""Shared fixtures: an isolated project (its own root, params and MLflow store) per test.
+
+Tests use the real components (zarr stores on disk, the SQLite MLflow store, real training)
+at a tiny scale: 48×48 panels, a network 4 channels wide, a handful of iterations.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+TINY_PRESET = {
+    "channels": [4, 4, 4, 8, 8, 8, 1],
+    "kernel": 5,
+    "patch": 32,
+    "stride": 8,
+    "iterations": 6,
+    "batch_size": 4,
+    "optimizer": "adam",
+    "lr": 0.003,
+}
+
+
+def strip_ansi(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh project root with the repository's params.yaml plus a ``tiny`` preset, made the
+    default, and a tiny default panel; MLflow tracks to a SQLite file inside it."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["presets"]["tiny"] = TINY_PRESET
+    params["train"] |= {"preset": "tiny", "device": "cpu"}
+    params["synth"] |= {"size": 48}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("XRAYSEP_ROOT", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    torch.set_num_threads(2)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Callable:
+    """Run the real ``xraysep`` entry point in-process; returns (exit code, stdout, stderr)."""
+    from xraysep.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["xraysep", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        captured = capsys.readouterr()
+        return code, strip_ansi(captured.out), strip_ansi(captured.err)
+
+    return run

@@ -1,0 +1,54 @@
+"""The command line: help for every command, and the installed console script itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import strip_ansi
+
+COMMANDS = ("synth", "ingest", "train", "combine", "separate", "evaluate", "demo")
+
+
+def test_help_lists_every_command(cli):
+    code, out, _ = cli("--help")
+    assert code == 0
+    for command in COMMANDS:
+        assert command in out
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        (
+            "ingest",
+            ["--front", "--back", "--xray", "--mirror-back", "--truth-front", "--overwrite"],
+        ),
+        ("synth", ["--size", "--seed", "--mixture", "--support", "--noise", "--hidden"]),
+        ("train", ["--order", "--preset", "--iterations", "--device", "12 feeds (front, back)"]),
+        ("separate", ["--model", "--device"]),
+        ("demo", ["--preset", "--iterations"]),
+    ],
+)
+def test_command_help_explains_arguments(cli, command, words):
+    code, out, _ = cli(command, "--help")
+    assert code == 0
+    for word in words:
+        assert word in out
+
+
+def test_console_script_reports_user_errors_in_one_line(project):
+    result = subprocess.run(
+        [sys.executable, "-m", "xraysep", "evaluate", "missing"],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"COLUMNS": "200"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert strip_ansi(result.stderr).strip().splitlines() == [
+        f"xraysep: error: {project / 'data' / 'panels' / 'missing.zarr'}: panel 'missing' not "
+        "found; create it with `xraysep ingest` or `xraysep synth`"
+    ]
