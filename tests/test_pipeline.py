@@ -120,7 +120,7 @@ def test_demo_is_one_parent_run(project, cli):
         r.info.run_name for r in all_runs if r.data.tags.get("mlflow.parentRunId") == parent_id
     }
     assert children == {"train-12", "train-21", "combine", "separate", "evaluate"}
-    assert parent.data.metrics["demo_seconds"] > 0
+    assert parent.data.metrics["pipeline_seconds"] > 0
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,13 @@ Device = Annotated[
     ),
 ]
 Overwrite = Annotated[bool, typer.Option(help="Replace an existing panel store of that name.")]
+Preset = Annotated[
+    str | None,
+    typer.Option(help="Training preset: paper or fast (params.yaml). [params: train.preset]"),
+]
+Iterations = Annotated[
+    int | None, typer.Option(help="Optimiser steps per ordering; overrides the preset.")
+]
 
 
 @app.command()
@@ -121,12 +128,8 @@ def train(
     order: Annotated[
         str, typer.Option(help="12 feeds (front, back) to slots (1, 2); 21 feeds (back, front).")
     ],
-    preset: Annotated[
-        str | None, typer.Option(help="paper or fast (see params.yaml). [params: train.preset]")
-    ] = None,
-    iterations: Annotated[
-        int | None, typer.Option(help="Optimiser steps; overrides the preset.")
-    ] = None,
+    preset: Preset = None,
+    iterations: Iterations = None,
     device: Device = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of weights and sampling. [params: train.seed]")
@@ -169,16 +172,27 @@ def evaluate(name: Panel, device: Device = None) -> None:
 
 
 @app.command()
+def pipeline(
+    name: Panel,
+    preset: Preset = None,
+    iterations: Iterations = None,
+    device: Device = None,
+) -> None:
+    """train 12 -> train 21 -> combine -> separate -> evaluate on an existing panel, as one run."""
+    from xraysep.jobs.pipeline import pipeline as run
+
+    run(name, preset=preset, iterations=iterations, device=device)
+
+
+@app.command()
 def demo(
     name: Annotated[str | None, typer.Argument(help="Panel name. [params: demo.panel]")] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="Training preset. [params: train.preset]")
-    ] = None,
-    iterations: Annotated[int | None, typer.Option(help="Optimiser steps per ordering.")] = None,
+    preset: Preset = None,
+    iterations: Iterations = None,
     device: Device = None,
 ) -> None:
     """synth -> train 12 -> train 21 -> combine -> separate -> evaluate on the default panel."""
-    from xraysep.jobs.demo import demo as run
+    from xraysep.jobs.pipeline import demo as run
 
     run(name, preset=preset, iterations=iterations, device=device)
 

@@ -74,3 +74,18 @@ def predict(
     return predict_region(
         branch, lambda ys, xs: rgb[ys, xs], shape, region, halo=halo, tile=tile, device=device
     )
+
+
+def separate(
+    sides: dict[str, nn.Module],
+    photographs: dict[str, np.ndarray],
+    *,
+    halo: int,
+    tile: int,
+    device: torch.device,
+) -> dict[str, np.ndarray]:
+    """Each side's X-ray from its photograph: ``{"front_xray": ..., "back_xray": ...}``."""
+    return {
+        f"{side}_xray": predict(branch, photographs[side], halo=halo, tile=tile, device=device)
+        for side, branch in sides.items()
+    }

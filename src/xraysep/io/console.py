@@ -14,6 +14,8 @@ from rich.progress import (
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
+if not out.is_terminal:  # logs and pipes: wide enough for the metrics table
+    out.width = 120
 
 
 def progress() -> Progress:

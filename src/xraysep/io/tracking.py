@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ import mlflow
 from mlflow.entities import Run
 
 from xraysep import config
+from xraysep.io.versioning import data_hash, git_commit
 
 
 def configure() -> str:
@@ -28,8 +28,11 @@ def configure() -> str:
         os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{config.project_root() / 'mlflow.db'}"
     )
     mlflow.set_tracking_uri(uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # uv environments have no pip; MLflow's conda.yaml capture would warn about it each time
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     return uri
 
 
@@ -48,38 +51,24 @@ def experiment_id(panel: str) -> str:
     return client.create_experiment(name, artifact_location=location)
 
 
-def git_commit() -> str | None:
-    """The project's commit, with ``-dirty`` when the work tree has changes; None outside git."""
-    root = config.project_root()
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{commit}-dirty" if dirty else commit
-
-
 @contextlib.contextmanager
 def run(panel: str, name: str, tags: dict[str, Any] | None = None) -> Iterator[Run]:
-    """Open the MLflow run of one job step on ``panel``."""
-    experiment = experiment_id(panel)
+    """Open the MLflow run of one job step on ``panel``, tagged with code and data versions.
+
+    A nested run stays in its parent's experiment, so the UI shows the pipeline as one tree.
+    """
     parent = mlflow.active_run()
+    experiment = parent.info.experiment_id if parent else experiment_id(panel)
     with mlflow.start_run(
         experiment_id=experiment, run_name=name, nested=parent is not None
     ) as active:
+        store = config.paths(panel).store
         mlflow.set_tags(
             {
                 "xraysep.panel": panel,
                 "xraysep.step": name,
-                "xraysep.git_commit": git_commit() or "unknown",
+                "xraysep.git_commit": git_commit(config.project_root()) or "unknown",
+                "xraysep.panel_data_hash": data_hash(store) if store.exists() else "none",
                 **(tags or {}),
             }
         )

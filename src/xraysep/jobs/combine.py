@@ -3,7 +3,8 @@
 The combined model keeps both ordering networks whole and answers with slot 1 of order 12
 for the front X-ray and slot 1 of order 21 for the back (the paper's choice, DESIGN §2). It is
 written to ``models/<panel>/combine.pt`` and logged to MLflow in a ``combine`` run, with
-previews of the combined pair on a window of the panel.
+previews of the combined pair on a window of the panel, as a pyfunc registered as
+``xraysep-<panel>`` with alias ``champion``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from xraysep.core.combined import ORDERS, CombinedModel
 from xraysep.core.inference import predict_region
 from xraysep.core.metrics import reconstruction
 from xraysep.errors import InputError
-from xraysep.io import checkpoints, store, tracking
+from xraysep.io import checkpoints, registry, store, tracking
 from xraysep.io.console import err
 from xraysep.io.figures import display
 
 PREVIEW = 1024
+EXAMPLE = 16  # side of the input example logged with the pyfunc
 
 
 def preview_window(shape: tuple[int, int], size: int = PREVIEW) -> tuple[slice, slice]:
@@ -88,7 +90,11 @@ def combine(name: str, *, device: str | None = None) -> Path:
             mlflow.log_image(display(image), f"previews/combined_{side}.png")
         checkpoints.save(where.combine_model, model, meta)
         mlflow.log_artifact(str(where.combine_model), "model")
+        crop = tuple(slice(w.start, min(w.stop, w.start + EXAMPLE)) for w in window)
+        example = {side: panel.rgb(side, *crop) for side in ("front", "back")}
+        version = registry.log_and_register(name, where.combine_model, example)
     err.print(
-        f"combined model (front: order 12 slot 1, back: order 21 slot 1) → {where.combine_model}"
+        f"combined model (front: order 12 slot 1, back: order 21 slot 1) → {where.combine_model}; "
+        f"registered {registry.model_name(name)} version {version.version} @{registry.ALIAS}"
     )
     return where.combine_model

@@ -1,0 +1,104 @@
+"""The combined model as an MLflow pyfunc: what the registry holds and the server answers.
+
+``predict({"front": rgb, "back": rgb})`` takes two (H, W, 3) float arrays in [0, 1] (the back
+already mirrored into the X-ray frame, as in the panel store) and returns
+``{"front_xray": (H, W), "back_xray": (H, W)}``, computed exactly as ``xraysep separate`` does.
+Requests are checked before any work: a bad one raises an ``MlflowException`` with
+``INVALID_PARAMETER_VALUE``, which the model server turns into HTTP 400 and keeps serving.
+Serving is for crops and previews (JSON pixels are bulky); whole panels go through
+``xraysep separate`` on zarr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel, PythonModelContext
+from mlflow.types import Schema, TensorSpec
+
+from xraysep.core import device as devices
+from xraysep.core.inference import separate
+
+MAX_PIXELS = 4_000_000  # per request: larger images belong in `xraysep separate`
+TILE = 512
+
+SIGNATURE = ModelSignature(
+    inputs=Schema(
+        [
+            TensorSpec(np.dtype(np.float32), (-1, -1, 3), "front"),
+            TensorSpec(np.dtype(np.float32), (-1, -1, 3), "back"),
+        ]
+    ),
+    outputs=Schema(
+        [
+            TensorSpec(np.dtype(np.float32), (-1, -1), "front_xray"),
+            TensorSpec(np.dtype(np.float32), (-1, -1), "back_xray"),
+        ]
+    ),
+)
+
+
+def _refuse(message: str) -> MlflowException:
+    return MlflowException.invalid_parameter_value(message)
+
+
+def check_request(model_input: Any) -> dict[str, np.ndarray]:
+    """The two photographs of a request, or an exception saying what is wrong with it."""
+    if not isinstance(model_input, dict):
+        raise _refuse("inputs must be an object with keys 'front' and 'back'")
+    missing = [key for key in ("front", "back") if key not in model_input]
+    if missing:
+        raise _refuse(f"inputs lack {' and '.join(repr(k) for k in missing)}")
+    photographs = {}
+    for key in ("front", "back"):
+        try:
+            array = np.asarray(model_input[key], dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise _refuse(f"{key!r} must be numbers ({error})") from error
+        if array.ndim != 3 or array.shape[-1] != 3:
+            raise _refuse(f"{key!r} has shape {array.shape}; expected (height, width, 3)")
+        if array.shape[0] * array.shape[1] > MAX_PIXELS:
+            raise _refuse(
+                f"{key!r} has {array.shape[0] * array.shape[1]} pixels; at most "
+                f"{MAX_PIXELS} per request, use `xraysep separate` for whole panels"
+            )
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise _refuse(f"{key!r} must hold finite values in [0, 1]")
+        photographs[key] = array
+    if photographs["front"].shape != photographs["back"].shape:
+        raise _refuse(
+            f"'front' {photographs['front'].shape} and 'back' {photographs['back'].shape} "
+            "differ in size"
+        )
+    return photographs
+
+
+class SeparatorModel(PythonModel):
+    """Both ordering networks, answering with the paper's combined choice of slots."""
+
+    # The schema is SIGNATURE (named tensors); MLflow must not derive one from the type hints.
+    _skip_type_hint_validation = True
+
+    def load_context(self, context: PythonModelContext) -> None:
+        from xraysep.io.checkpoints import load_combined
+
+        self.device = devices.resolve("auto")
+        self.model, self.meta = load_combined(Path(context.artifacts["combined"]))
+        self.model.to(self.device)
+
+    def predict(  # model_input has no type hint: MLflow would try to read a schema from it
+        self, context: PythonModelContext, model_input, params: dict[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        """``{"front", "back"}`` photographs -> ``{"front_xray", "back_xray"}``."""
+        photographs = check_request(model_input)
+        return separate(
+            self.model.sides("combined"),
+            photographs,
+            halo=self.model.config.radius,
+            tile=TILE,
+            device=self.device,
+        )
