@@ -6,6 +6,7 @@ at a tiny scale: 48×48 panels, a network 4 channels wide, a handful of iteratio
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -34,21 +35,31 @@ def strip_ansi(text: str) -> str:
     return ANSI.sub("", text)
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh project root with the repository's params.yaml plus a ``tiny`` preset, made the
-    default, and a tiny default panel; MLflow tracks to a SQLite file inside it."""
+def tool_env() -> dict[str, str]:
+    """The environment with this interpreter's scripts (xraysep, dvc, mlflow) first on PATH,
+    as `uv run` gives it: what DVC stages and MLflow entry points need to find `xraysep`."""
+    return os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def make_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make ``root`` a project with the repository's params.yaml plus a ``tiny`` preset, made
+    the default, and a tiny default panel; MLflow tracks to a SQLite file inside it."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["presets"]["tiny"] = TINY_PRESET
     params["train"] |= {"preset": "tiny", "device": "cpu"}
     params["synth"] |= {"size": 48}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.setenv("XRAYSEP_ROOT", str(tmp_path))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("XRAYSEP_ROOT", str(root))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(root)
     torch.set_num_threads(2)
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return make_project(tmp_path, monkeypatch)
 
 
 @pytest.fixture

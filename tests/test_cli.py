@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import strip_ansi
 
 COMMANDS = ("synth", "ingest", "train", "combine", "separate", "evaluate", "demo")

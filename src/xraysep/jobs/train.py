@@ -77,7 +77,8 @@ def train(
             {
                 "order": order,
                 "preset": preset_name,
-                "device": target.type,
+                "device": device or defaults["device"],
+                "torch_device": str(target),
                 "channels": ",".join(map(str, net_config.channels)),
                 "kernel": net_config.kernel,
                 "parameters": parameter_count(net),
