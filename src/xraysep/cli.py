@@ -134,11 +134,14 @@ def train(
     seed: Annotated[
         int | None, typer.Option(help="Seed of weights and sampling. [params: train.seed]")
     ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the last checkpoint of an interrupted run.")
+    ] = True,
 ) -> None:
     """Train one input ordering of the paper's two-branch network."""
     from xraysep.jobs.train import train as run
 
-    run(name, order, preset=preset, iterations=iterations, device=device, seed=seed)
+    run(name, order, preset=preset, iterations=iterations, device=device, seed=seed, resume=resume)
 
 
 @app.command()

@@ -69,6 +69,10 @@ class Paths:
     def order_model(self, order: str) -> Path:
         return self.models_dir / f"order-{order}.pt"
 
+    def resume_checkpoint(self, order: str) -> Path:
+        """Mid-training state of one ordering; removed when its training completes."""
+        return self.models_dir / f".order-{order}.resume.pt"
+
     @property
     def combine_model(self) -> Path:
         return self.models_dir / "combine.pt"

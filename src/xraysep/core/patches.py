@@ -8,6 +8,8 @@ grid costs nothing until a batch is drawn.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -30,16 +32,33 @@ def gather(stack: torch.Tensor, origins: np.ndarray, patch: int) -> torch.Tensor
 
 
 class PatchSampler:
-    """Endless minibatches of patch origins: shuffled passes over the grid, seeded."""
+    """Endless minibatches of grid patches: shuffled passes over the grid, seeded.
 
-    def __init__(self, origins: np.ndarray, batch_size: int, seed: int) -> None:
-        self.origins = origins
-        self.batch_size = min(batch_size, len(origins))
+    Its state (the generator and the rest of the current pass) is saved in checkpoints, so
+    a resumed run draws exactly the batches an uninterrupted one would have.
+    """
+
+    def __init__(
+        self, stack: torch.Tensor, patch: int, stride: int, batch_size: int, seed: int
+    ) -> None:
+        self.stack, self.patch = stack, patch
+        self.origins = patch_origins(tuple(stack.shape[1:]), patch, stride)
+        self.batch_size = min(batch_size, len(self.origins))
         self.rng = np.random.default_rng(seed)
         self._order = np.empty(0, dtype=np.int64)
 
-    def next(self) -> np.ndarray:
+    def next_origins(self) -> np.ndarray:
         if len(self._order) < self.batch_size:
             self._order = np.concatenate([self._order, self.rng.permutation(len(self.origins))])
         batch, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
         return self.origins[batch]
+
+    def next(self) -> torch.Tensor:
+        return gather(self.stack, self.next_origins(), self.patch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "order": self._order.tolist()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._order = np.asarray(state["order"], dtype=np.int64)

@@ -1,26 +1,39 @@
-"""The training loop of the paper (DESIGN §2): fit ``out_1 + out_2`` to the mixed X-ray.
+"""The training loop: fit a model to the mixed X-ray, one minibatch per iteration.
 
-Each iteration is one optimiser step on a minibatch of patch triplets with the loss of the
-paper's Eq. 2, ``mean((x − (branch_1(y_a) + branch_2(y_b)))²)``. Everything that changes the
-result (seed, learning rate, batch size, optimiser) comes in through :class:`TrainSettings`,
-which the job fills from ``params.yaml`` and logs to MLflow.
+The loop is shared by every method; what differs comes in as a *loss* (model, batch) ->
+scalar and a *sampler* of batches. The paper's loss (Eq. 2) is
+``mean((x − (branch_1(y_a) + branch_2(y_b)))²)`` over patch triplets. Everything that changes
+the result (seed, learning rate, batch size, optimiser) is in :class:`TrainSettings`, filled
+from ``params.yaml`` and logged to MLflow. A :class:`Checkpoint` holds everything the loop
+carries between iterations (weights, optimiser moments, sampler state, losses), so a run
+resumed from one ends with exactly the weights of an uninterrupted run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional
 
 from xraysep.core import device as devices
-from xraysep.core.network import TwoBranchNet
-from xraysep.core.patches import PatchSampler, gather, patch_origins
 from xraysep.errors import InputError
 
 OPTIMISERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+Loss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+class Sampler(Protocol):
+    """Endless minibatches (N, 7, h, w): front-slot RGB, back-slot RGB, mixed X-ray."""
+
+    def next(self) -> torch.Tensor: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,14 +45,17 @@ class TrainSettings:
     patch: int
     stride: int
     seed: int
+    checkpoint_every: int = 0
 
     @classmethod
-    def from_preset(cls, preset: dict, seed: int, iterations: int | None = None) -> TrainSettings:
+    def from_preset(
+        cls, preset: dict, seed: int, iterations: int | None = None, checkpoint_every: int = 0
+    ) -> TrainSettings:
         if preset["optimizer"] not in OPTIMISERS:
             raise InputError(
                 f"optimizer {preset['optimizer']!r}: unknown; choose one of {', '.join(OPTIMISERS)}"
             )
-        return cls(
+        settings = cls(
             iterations=int(iterations if iterations is not None else preset["iterations"]),
             batch_size=int(preset["batch_size"]),
             lr=float(preset["lr"]),
@@ -47,10 +63,25 @@ class TrainSettings:
             patch=int(preset["patch"]),
             stride=int(preset["stride"]),
             seed=seed,
+            checkpoint_every=int(checkpoint_every),
         )
+        if settings.iterations < 1:
+            raise InputError(f"--iterations {settings.iterations}: must be at least 1")
+        return settings
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Checkpoint:
+    """The loop's whole state after ``step`` iterations."""
+
+    step: int
+    losses: list[float]
+    model: dict[str, torch.Tensor]
+    optimiser: dict[str, Any]
+    sampler: dict[str, Any]
 
 
 def to_stack(first: np.ndarray, second: np.ndarray, xray: np.ndarray) -> torch.Tensor:
@@ -59,29 +90,53 @@ def to_stack(first: np.ndarray, second: np.ndarray, xray: np.ndarray) -> torch.T
     return torch.from_numpy(np.ascontiguousarray(joined.transpose(2, 0, 1), dtype=np.float32))
 
 
-def fit_two_branch(
-    net: TwoBranchNet,
-    stack: torch.Tensor,
+def two_branch_loss(net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The paper's Eq. 2: the two slots' outputs must sum to the mixed X-ray."""
+    out_first, out_second = net(batch[:, :3], batch[:, 3:6])
+    return functional.mse_loss((out_first + out_second).float(), batch[:, 6:])
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: Loss,
+    sampler: Sampler,
     settings: TrainSettings,
     device: torch.device,
+    *,
     on_step: Callable[[int, float], None] = lambda step, loss: None,
+    start: Checkpoint | None = None,
+    save: Callable[[Checkpoint], None] | None = None,
 ) -> list[float]:
-    """Train ``net`` in place on patches of ``stack`` (7, H, W); returns the loss per step."""
-    origins = patch_origins(tuple(stack.shape[1:]), settings.patch, settings.stride)
-    sampler = PatchSampler(origins, settings.batch_size, settings.seed)
-    net.to(device=device, memory_format=devices.memory_format(device)).train()
-    optimiser = OPTIMISERS[settings.optimizer](net.parameters(), lr=settings.lr)
+    """Train ``model`` in place for ``settings.iterations`` steps (continuing from ``start``);
+    calls ``save`` every ``settings.checkpoint_every`` steps. Returns the loss of every step."""
+    model.to(device=device, memory_format=devices.memory_format(device)).train()
+    optimiser = OPTIMISERS[settings.optimizer](model.parameters(), lr=settings.lr)
     losses: list[float] = []
-    for step in range(settings.iterations):
-        batch = devices.to_device(gather(stack, sampler.next(), settings.patch), device)
-        first, second, xray = batch[:, :3], batch[:, 3:6], batch[:, 6:]
+    if start is not None:
+        model.load_state_dict(start.model)
+        optimiser.load_state_dict(start.optimiser)
+        sampler.load_state_dict(start.sampler)
+        losses = list(start.losses)
+    for step in range(len(losses), settings.iterations):
+        batch = devices.to_device(sampler.next(), device)
         with devices.autocast(device):
-            out_first, out_second = net(first, second)
-            loss = functional.mse_loss((out_first + out_second).float(), xray)
+            loss = loss_fn(model, batch)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
         on_step(step, losses[-1])
-    net.eval()
+        done = step + 1
+        every = settings.checkpoint_every
+        if save and every and done % every == 0 and done < settings.iterations:
+            save(
+                Checkpoint(
+                    step=done,
+                    losses=list(losses),
+                    model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                    optimiser=optimiser.state_dict(),
+                    sampler=sampler.state_dict(),
+                )
+            )
+    model.eval()
     return losses

@@ -3,17 +3,20 @@
 A file holds the architecture beside the weights, so loading needs nothing but the file
 (the served model loads it the same way). Files are written atomically and loaded with
 ``weights_only=True`` (no pickled code runs) onto whatever device the caller names.
+Mid-training checkpoints carry a fingerprint of the run they belong to, so a stale one (other
+data, other settings) is never resumed by mistake.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from xraysep.core.combined import CombinedModel
 from xraysep.core.network import NetConfig, TwoBranchNet
+from xraysep.core.training import Checkpoint
 from xraysep.errors import InputError
 from xraysep.io.atomic import atomic_file
 
@@ -59,3 +62,39 @@ def load_combined(path: Path, hint: str = "combine first") -> tuple[CombinedMode
     model = CombinedModel(config)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload["meta"]
+
+
+class Resume(NamedTuple):
+    checkpoint: Checkpoint
+    run_id: str
+
+
+def save_resume(
+    path: Path, checkpoint: Checkpoint, fingerprint: dict[str, Any], run_id: str
+) -> None:
+    """Write a mid-training checkpoint; ``fingerprint`` says what run it belongs to and
+    ``run_id`` which MLflow run to continue."""
+    payload = {"format": FORMAT, "fingerprint": fingerprint, "run_id": run_id, **vars(checkpoint)}
+    with atomic_file(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def load_resume(path: Path, fingerprint: dict[str, Any]) -> Resume | None:
+    """The checkpoint at ``path`` if it belongs to the same run (same panel data, ordering,
+    settings and network); None when there is none or it belongs to another run."""
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise InputError(f"{path}: unreadable training checkpoint ({error}); delete it") from error
+    if payload.get("fingerprint") != fingerprint:
+        return None
+    checkpoint = Checkpoint(
+        step=payload["step"],
+        losses=payload["losses"],
+        model=payload["model"],
+        optimiser=payload["optimiser"],
+        sampler=payload["sampler"],
+    )
+    return Resume(checkpoint, payload["run_id"])

@@ -52,15 +52,18 @@ def experiment_id(panel: str) -> str:
 
 
 @contextlib.contextmanager
-def run(panel: str, name: str, tags: dict[str, Any] | None = None) -> Iterator[Run]:
-    """Open the MLflow run of one job step on ``panel``, tagged with code and data versions.
+def run(
+    panel: str, name: str, tags: dict[str, Any] | None = None, run_id: str | None = None
+) -> Iterator[Run]:
+    """Open the MLflow run of one job step on ``panel``, tagged with code and data versions;
+    with ``run_id``, continue that run (a resumed training).
 
     A nested run stays in its parent's experiment, so the UI shows the pipeline as one tree.
     """
     parent = mlflow.active_run()
     experiment = parent.info.experiment_id if parent else experiment_id(panel)
     with mlflow.start_run(
-        experiment_id=experiment, run_name=name, nested=parent is not None
+        run_id=run_id, experiment_id=experiment, run_name=name, nested=parent is not None
     ) as active:
         store = config.paths(panel).store
         mlflow.set_tags(
