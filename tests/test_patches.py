@@ -26,10 +26,22 @@ def test_gather_cuts_the_right_windows():
 
 
 def test_sampler_visits_every_patch_once_per_pass():
-    origins = patch_origins((100, 100), 64, 12)
-    sampler = PatchSampler(origins, batch_size=4, seed=0)
-    seen = np.concatenate([sampler.next() for _ in range(len(origins) // 4)])
-    assert len({tuple(o) for o in seen}) == len(origins)
+    stack = torch.zeros(7, 100, 100)
+    sampler = PatchSampler(stack, patch=64, stride=12, batch_size=4, seed=0)
+    seen = np.concatenate([sampler.next_origins() for _ in range(len(sampler.origins) // 4)])
+    assert len({tuple(o) for o in seen}) == len(sampler.origins)
+    assert sampler.next().shape == (4, 7, 64, 64)
+
+
+def test_sampler_state_round_trip_continues_the_same_batches():
+    stack = torch.rand(7, 100, 100)
+    first = PatchSampler(stack, patch=64, stride=12, batch_size=5, seed=3)
+    for _ in range(3):
+        first.next()
+    second = PatchSampler(stack, patch=64, stride=12, batch_size=5, seed=99)
+    second.load_state_dict(first.state_dict())
+    for _ in range(4):
+        assert torch.equal(first.next(), second.next())
 
 
 def test_too_small_panel_is_refused():
