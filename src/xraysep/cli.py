@@ -37,7 +37,13 @@ Preset = Annotated[
     typer.Option(help="Training preset: paper or fast (params.yaml). [params: train.preset]"),
 ]
 Iterations = Annotated[
-    int | None, typer.Option(help="Optimiser steps per ordering; overrides the preset.")
+    int | None, typer.Option(help="Optimiser steps per trained network; overrides the preset.")
+]
+Method = Annotated[
+    str | None,
+    typer.Option(
+        help="shared|consistent|paper|linear|half (README, Methods). [params: method]",
+    ),
 ]
 
 
@@ -126,8 +132,13 @@ def synth(
 def train(
     name: Panel,
     order: Annotated[
-        str, typer.Option(help="12 feeds (front, back) to slots (1, 2); 21 feeds (back, front).")
-    ],
+        str | None,
+        typer.Option(
+            help="Train one ordering of the paper's network (methods paper, consistent): "
+            "12 feeds (front, back) to slots (1, 2); 21 feeds (back, front)."
+        ),
+    ] = None,
+    method: Method = None,
     preset: Preset = None,
     iterations: Iterations = None,
     device: Device = None,
@@ -138,18 +149,28 @@ def train(
         bool, typer.Option(help="Continue from the last checkpoint of an interrupted run.")
     ] = True,
 ) -> None:
-    """Train one input ordering of the paper's two-branch network."""
+    """Train a network: an ordering of the paper's (--order) or the method's own (shared)."""
     from xraysep.jobs.train import train as run
 
-    run(name, order, preset=preset, iterations=iterations, device=device, seed=seed, resume=resume)
+    run(
+        name,
+        order,
+        method=method,
+        preset=preset,
+        iterations=iterations,
+        device=device,
+        seed=seed,
+        resume=resume,
+    )
 
 
 @app.command()
-def combine(name: Panel, device: Device = None) -> None:
-    """Join orders 12 and 21: front from order 12 slot 1, back from order 21 slot 1."""
+def combine(name: Panel, method: Method = None, device: Device = None) -> None:
+    """Build and register the method's model (paper: front from order 12 slot 1, back from
+    order 21 slot 1; consistent: the same, made to sum to the X-ray)."""
     from xraysep.jobs.combine import combine as run
 
-    run(name, device=device)
+    run(name, method=method, device=device)
 
 
 @app.command()
@@ -160,7 +181,8 @@ def separate(
     ] = None,
     device: Device = None,
 ) -> None:
-    """Separate the whole panel tile by tile into data/separated/NAME.zarr and reports/NAME/."""
+    """Separate the whole panel tile by tile into data/separated/NAME.zarr and reports/NAME/,
+    with the uncertainty map where the method has one."""
     from xraysep.jobs.separate import separate as run
 
     run(name, model=model, device=device)
@@ -168,7 +190,7 @@ def separate(
 
 @app.command()
 def evaluate(name: Panel, device: Device = None) -> None:
-    """Score order 12, order 21 and combined; write reports/NAME/metrics.json and a figure."""
+    """Score every approach of the combined model; write reports/NAME/metrics.json, a figure."""
     from xraysep.jobs.evaluate import evaluate as run
 
     run(name, device=device)
@@ -177,27 +199,46 @@ def evaluate(name: Panel, device: Device = None) -> None:
 @app.command()
 def pipeline(
     name: Panel,
+    method: Method = None,
     preset: Preset = None,
     iterations: Iterations = None,
     device: Device = None,
 ) -> None:
-    """train 12 -> train 21 -> combine -> separate -> evaluate on an existing panel, as one run."""
+    """train -> combine -> separate -> evaluate on an existing panel, as one run."""
     from xraysep.jobs.pipeline import pipeline as run
 
-    run(name, preset=preset, iterations=iterations, device=device)
+    run(name, method=method, preset=preset, iterations=iterations, device=device)
 
 
 @app.command()
 def demo(
     name: Annotated[str | None, typer.Argument(help="Panel name. [params: demo.panel]")] = None,
+    method: Method = None,
     preset: Preset = None,
     iterations: Iterations = None,
     device: Device = None,
 ) -> None:
-    """synth -> train 12 -> train 21 -> combine -> separate -> evaluate on the default panel."""
+    """synth -> train -> combine -> separate -> evaluate on the default panel."""
     from xraysep.jobs.pipeline import demo as run
 
-    run(name, preset=preset, iterations=iterations, device=device)
+    run(name, method=method, preset=preset, iterations=iterations, device=device)
+
+
+@app.command()
+def benchmark(
+    size: Annotated[
+        int | None, typer.Option(help="Side of every suite panel. [params: benchmark.size]")
+    ] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(help="Methods to run (repeat the option). [params: benchmark.methods]"),
+    ] = None,
+    device: Device = None,
+) -> None:
+    """Every method on the suite of synthetic panels with truth: reports/benchmark/."""
+    from xraysep.jobs.benchmark import benchmark as run
+
+    run(size=size, methods=method, device=device)
 
 
 def main() -> None:

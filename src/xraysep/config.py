@@ -43,6 +43,10 @@ def check_panel_name(name: str) -> str:
     return name
 
 
+def _stem(key: str) -> str:
+    return f"order-{key}" if key.isdigit() else key
+
+
 @dataclass(frozen=True)
 class Paths:
     """Every file location of one panel, derived from the project root."""
@@ -66,12 +70,14 @@ class Paths:
     def models_dir(self) -> Path:
         return self.root / "models" / self.panel
 
-    def order_model(self, order: str) -> Path:
-        return self.models_dir / f"order-{order}.pt"
+    def trained_model(self, key: str) -> Path:
+        """A trained network: ``order-12.pt`` for an ordering of the paper's network,
+        ``<key>.pt`` for any other (``shared.pt``)."""
+        return self.models_dir / f"{_stem(key)}.pt"
 
-    def resume_checkpoint(self, order: str) -> Path:
-        """Mid-training state of one ordering; removed when its training completes."""
-        return self.models_dir / f".order-{order}.resume.pt"
+    def resume_checkpoint(self, key: str) -> Path:
+        """Mid-training state of one trained network; removed when its training completes."""
+        return self.models_dir / f".{_stem(key)}.resume.pt"
 
     @property
     def combine_model(self) -> Path:
@@ -81,8 +87,8 @@ class Paths:
     def reports_dir(self) -> Path:
         return self.root / "reports" / self.panel
 
-    def loss_curve(self, order: str) -> Path:
-        return self.reports_dir / f"loss-{order}.csv"
+    def loss_curve(self, key: str) -> Path:
+        return self.reports_dir / f"loss-{key}.csv"
 
     @property
     def metrics(self) -> Path:

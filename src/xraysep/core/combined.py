@@ -4,16 +4,22 @@ The paper found that output slot 1 reconstructs better than slot 2 in both order
 combined result takes the front X-ray from slot 1 of order ``12`` (which sees the front
 photograph in slot 1) and the back X-ray from slot 1 of order ``21`` (which sees the back
 photograph there). The model keeps both ordering networks whole, so the single-ordering
-results stay available for comparison.
+results stay available for comparison, and the two orderings' disagreement gives the
+uncertainty map. With ``rule="consistent"`` its own result is the sum-consistent pair of
+``core.consistent`` instead of the paper's.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
+from xraysep.core.consistent import ConsistentSide, OrderingSpread
 from xraysep.core.network import NetConfig, TwoBranchNet
+from xraysep.core.separator import PHOTOGRAPH, Channels
 
 ORDERS = ("12", "21")
+RULES = ("paper", "consistent")
 
 # approach -> which (order, slot) yields the front X-ray and which the back X-ray.
 # Order 12 feeds (front, back) to slots (1, 2); order 21 feeds (back, front).
@@ -31,20 +37,50 @@ def slot_input(order: str, slot: int) -> str:
 
 
 class CombinedModel(nn.Module):
-    """Both ordering networks; ``branch(order, slot)`` picks one branch for inference."""
+    """Both ordering networks; a separator (``core.separator``) whose result follows ``rule``.
 
-    def __init__(self, config: NetConfig) -> None:
+    ``disagreement`` holds the mean differences ``(mean(F₁₂ − F₂₁), mean(B₂₁ − B₁₂))`` of the
+    two orderings' estimates of each side, measured by combine on the panel.
+    """
+
+    needs_xray = False
+
+    def __init__(self, config: NetConfig, rule: str = "paper", smoothing: int = 4) -> None:
         super().__init__()
-        self.config = config
+        self.config, self.rule, self.smoothing = config, rule, smoothing
         self.nets = nn.ModuleDict({order: TwoBranchNet(config) for order in ORDERS})
+        self.register_buffer("disagreement", torch.zeros(2))
+
+    @property
+    def method(self) -> str:
+        return self.rule
+
+    @property
+    def approaches(self) -> tuple[str, ...]:
+        own = ("consistent",) if self.rule == "consistent" else ()
+        return (*own, "combined", "order12", "order21")
+
+    @property
+    def halo(self) -> int:
+        return self.config.radius + (self.smoothing if self.rule == "consistent" else 0)
 
     def branch(self, order: str, slot: int) -> nn.Module:
         return self.nets[order].branches[slot - 1]
 
-    def sides(self, approach: str = "combined") -> dict[str, nn.Module]:
-        """The branch that makes each side's X-ray under ``approach``."""
+    def slot(self, order: str, slot: int) -> nn.Module:
+        """The branch of ``(order, slot)`` reading its photograph from the stack."""
+        return Channels(self.branch(order, slot), PHOTOGRAPH[slot_input(order, slot)])
+
+    def sides(self, approach: str | None = None) -> dict[str, nn.Module]:
+        """The module that makes each side's X-ray under ``approach`` (default: the rule's)."""
+        approach = approach or self.approaches[0]
+        if approach == "consistent":
+            return {"front": ConsistentSide(self, 0), "back": ConsistentSide(self, 1)}
         (front_order, front_slot), (back_order, back_slot) = APPROACHES[approach]
         return {
-            "front": self.branch(front_order, front_slot),
-            "back": self.branch(back_order, back_slot),
+            "front": self.slot(front_order, front_slot),
+            "back": self.slot(back_order, back_slot),
         }
+
+    def spread(self) -> nn.Module:
+        return OrderingSpread(self)

@@ -1,7 +1,7 @@
-"""Model files: trained ordering networks and the combined model, self-describing.
+"""Model files: trained networks and every method's combined model, self-describing.
 
-A file holds the architecture beside the weights, so loading needs nothing but the file
-(the served model loads it the same way). Files are written atomically and loaded with
+A file holds its kind and architecture beside the weights, so loading needs nothing but the
+file (the served model loads it the same way). Files are written atomically and loaded with
 ``weights_only=True`` (no pickled code runs) onto whatever device the caller names.
 Mid-training checkpoints carry a fingerprint of the run they belong to, so a stale one (other
 data, other settings) is never resumed by mistake.
@@ -14,8 +14,11 @@ from typing import Any, NamedTuple
 
 import torch
 
+from xraysep.core.baselines import HalfModel, LinearModel
 from xraysep.core.combined import CombinedModel
 from xraysep.core.network import NetConfig, TwoBranchNet
+from xraysep.core.separator import Separator
+from xraysep.core.shared import SharedConfig, SharedModel
 from xraysep.core.training import Checkpoint
 from xraysep.errors import InputError
 from xraysep.io.atomic import atomic_file
@@ -23,13 +26,42 @@ from xraysep.io.atomic import atomic_file
 FORMAT = 1
 
 
-def save(path: Path, model: TwoBranchNet | CombinedModel, meta: dict[str, Any]) -> None:
-    kind = "combined" if isinstance(model, CombinedModel) else "two-branch"
+Model = TwoBranchNet | CombinedModel | SharedModel | LinearModel | HalfModel
+KINDS: dict[type, str] = {
+    TwoBranchNet: "two-branch",
+    CombinedModel: "combined",
+    SharedModel: "shared",
+    LinearModel: "linear",
+    HalfModel: "half",
+}
+SEPARATORS = ("combined", "shared", "linear", "half")
+
+
+def _config(model: Model) -> dict[str, Any]:
+    if isinstance(model, CombinedModel):
+        return {**model.config.to_dict(), "rule": model.rule, "smoothing": model.smoothing}
+    return model.config.to_dict() if isinstance(model, TwoBranchNet | SharedModel) else {}
+
+
+def _build(kind: str, config: dict[str, Any]) -> Model:
+    if kind == "shared":
+        return SharedModel(SharedConfig(**config))
+    if kind == "linear":
+        return LinearModel()
+    if kind == "half":
+        return HalfModel()
+    net = NetConfig(channels=tuple(config["channels"]), kernel=config["kernel"])
+    if kind == "combined":
+        return CombinedModel(net, config.get("rule", "paper"), config.get("smoothing", 4))
+    return TwoBranchNet(net)
+
+
+def save(path: Path, model: Model, meta: dict[str, Any]) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
-        "kind": kind,
-        "config": model.config.to_dict(),
+        "kind": KINDS[type(model)],
+        "config": _config(model),
         "state_dict": state,
         "meta": meta,
     }
@@ -37,31 +69,35 @@ def save(path: Path, model: TwoBranchNet | CombinedModel, meta: dict[str, Any]) 
         torch.save(payload, temporary)
 
 
-def _load(path: Path, kind: str, hint: str) -> tuple[dict, NetConfig]:
+def _load(path: Path, kinds: tuple[str, ...], hint: str) -> tuple[Model, dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"{path}: model not found; {hint}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise InputError(f"{path}: not a readable xraysep model ({error})") from error
-    if not isinstance(payload, dict) or payload.get("kind") != kind:
-        raise InputError(f"{path}: not an xraysep {kind} model")
-    config = payload["config"]
-    return payload, NetConfig(channels=tuple(config["channels"]), kernel=config["kernel"])
+    if not isinstance(payload, dict) or payload.get("kind") not in kinds:
+        raise InputError(f"{path}: not an xraysep {' or '.join(kinds)} model")
+    model = _build(payload["kind"], payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), payload["meta"]
 
 
 def load_order(path: Path, hint: str = "train it first") -> tuple[TwoBranchNet, dict[str, Any]]:
-    payload, config = _load(path, "two-branch", hint)
-    net = TwoBranchNet(config)
-    net.load_state_dict(payload["state_dict"])
-    return net.eval(), payload["meta"]
+    return _load(path, ("two-branch",), hint)
+
+
+def load_shared(path: Path, hint: str = "train it first") -> tuple[SharedModel, dict[str, Any]]:
+    return _load(path, ("shared",), hint)
 
 
 def load_combined(path: Path, hint: str = "combine first") -> tuple[CombinedModel, dict[str, Any]]:
-    payload, config = _load(path, "combined", hint)
-    model = CombinedModel(config)
-    model.load_state_dict(payload["state_dict"])
-    return model.eval(), payload["meta"]
+    return _load(path, ("combined",), hint)
+
+
+def load_separator(path: Path, hint: str = "combine first") -> tuple[Separator, dict[str, Any]]:
+    """Any method's combined model (``core.separator``)."""
+    return _load(path, SEPARATORS, hint)
 
 
 class Resume(NamedTuple):

@@ -95,3 +95,11 @@ def display(image: np.ndarray) -> np.ndarray:
     """8-bit rendering with the 1–99 % display stretch, for looking at, not for measuring."""
     low, high = np.percentile(image, (1, 99))
     return images.to_uint8((image - low) / (high - low if high > low else 1.0))
+
+
+def heat(image: np.ndarray) -> np.ndarray:
+    """8-bit RGB heat map of a non-negative map (uncertainty) from 0 to its 99th percentile:
+    dark where the estimates agree, bright where not to trust the result."""
+    top = float(np.percentile(image, 99))
+    scaled = np.clip(image / (top if top > 0 else 1.0), 0.0, 1.0)
+    return images.to_uint8(matplotlib.colormaps["magma"](scaled)[..., :3])

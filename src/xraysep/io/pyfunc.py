@@ -2,7 +2,12 @@
 
 ``predict({"front": rgb, "back": rgb})`` takes two (H, W, 3) float arrays in [0, 1] (the back
 already mirrored into the X-ray frame, as in the panel store) and returns
-``{"front_xray": (H, W), "back_xray": (H, W)}``, computed exactly as ``xraysep separate`` does.
+``{"front_xray": (H, W), "back_xray": (H, W)}``, computed exactly as ``xraysep separate`` does,
+whatever method combine used. The mixed X-ray (stretched, as in the panel store) is an
+optional parameter, ``params={"xray": x.ravel()}`` (row-major, H·W values): a model signature's
+named tensors are all required, and parameters are MLflow's way to pass optional ones. Only
+methods that read the X-ray use it: ``consistent`` without it returns its pair after the
+offset rule but without splitting the residual, and ``half`` refuses the request.
 Requests are checked before any work: a bad one raises an ``MlflowException`` with
 ``INVALID_PARAMETER_VALUE``, which the model server turns into HTTP 400 and keeps serving.
 Serving is for crops and previews (JSON pixels are bulky); whole panels go through
@@ -18,10 +23,11 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel, PythonModelContext
-from mlflow.types import Schema, TensorSpec
+from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 from xraysep.core import device as devices
-from xraysep.core.inference import separate
+from xraysep.core.inference import predict
+from xraysep.core.separator import stack
 
 MAX_PIXELS = 4_000_000  # per request: larger images belong in `xraysep separate`
 TILE = 512
@@ -39,11 +45,26 @@ SIGNATURE = ModelSignature(
             TensorSpec(np.dtype(np.float32), (-1, -1), "back_xray"),
         ]
     ),
+    params=ParamSchema([ParamSpec("xray", "float", [], (-1,))]),
 )
 
 
 def _refuse(message: str) -> MlflowException:
     return MlflowException.invalid_parameter_value(message)
+
+
+def check_xray(values: Any, shape: tuple[int, int], needed: bool) -> np.ndarray | None:
+    """The optional mixed X-ray parameter as an (H, W) array, None when not given."""
+    xray = np.asarray(values if values is not None else [], dtype=np.float32).ravel()
+    if xray.size == 0:
+        if needed:
+            raise _refuse("this model's method needs the mixed X-ray: pass params={'xray': ...}")
+        return None
+    if xray.size != shape[0] * shape[1]:
+        raise _refuse(f"'xray' has {xray.size} values; expected {shape[0]}×{shape[1]}")
+    if not np.isfinite(xray).all():
+        raise _refuse("'xray' must hold finite values")
+    return xray.reshape(shape)
 
 
 def check_request(model_input: Any) -> dict[str, np.ndarray]:
@@ -78,27 +99,30 @@ def check_request(model_input: Any) -> dict[str, np.ndarray]:
 
 
 class SeparatorModel(PythonModel):
-    """Both ordering networks, answering with the paper's combined choice of slots."""
+    """The combined model of any method, answering with that method's result."""
 
     # The schema is SIGNATURE (named tensors); MLflow must not derive one from the type hints.
     _skip_type_hint_validation = True
 
     def load_context(self, context: PythonModelContext) -> None:
-        from xraysep.io.checkpoints import load_combined
+        from xraysep.io.checkpoints import load_separator
 
         self.device = devices.resolve("auto")
-        self.model, self.meta = load_combined(Path(context.artifacts["combined"]))
+        self.model, self.meta = load_separator(Path(context.artifacts["combined"]))
         self.model.to(self.device)
 
     def predict(  # model_input has no type hint: MLflow would try to read a schema from it
         self, context: PythonModelContext, model_input, params: dict[str, Any] | None = None
     ) -> dict[str, np.ndarray]:
-        """``{"front", "back"}`` photographs -> ``{"front_xray", "back_xray"}``."""
+        """``{"front", "back"}`` photographs (and optionally ``params["xray"]``) ->
+        ``{"front_xray", "back_xray"}``."""
         photographs = check_request(model_input)
-        return separate(
-            self.model.sides("combined"),
-            photographs,
-            halo=self.model.config.radius,
-            tile=TILE,
-            device=self.device,
-        )
+        shape = photographs["front"].shape[:2]
+        xray = check_xray((params or {}).get("xray"), shape, self.model.needs_xray)
+        inputs = stack(photographs["front"], photographs["back"], xray)
+        return {
+            f"{side}_xray": predict(
+                module, inputs, halo=self.model.halo, tile=TILE, device=self.device
+            )
+            for side, module in self.model.sides().items()
+        }

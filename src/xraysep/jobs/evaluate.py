@@ -1,8 +1,9 @@
-"""Evaluate: score order 12, order 21 and the combined result on one panel (DESIGN §6).
+"""Evaluate: score every approach the combined model offers on one panel (DESIGN §6).
 
-All three approaches come from the combined model file, which holds both ordering networks,
-so each of the four branch outputs is computed once. Writes ``reports/<panel>/metrics.json``
-and the paper-style figure, prints a table, and logs both to an MLflow ``evaluate`` run.
+The paper's model gives order 12, order 21 and the combined pair (and, with the consistent
+rule, the sum-consistent pair first); other methods give their one result. Writes
+``reports/<panel>/metrics.json`` and the paper-style figure, prints a table, and logs both to
+an MLflow ``evaluate`` run.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import torch
 from rich.table import Table
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core.combined import APPROACHES, slot_input
 from xraysep.core.inference import predict
 from xraysep.core.metrics import score
+from xraysep.core.separator import Separator, stack
 from xraysep.io import checkpoints, store, tracking
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import out
@@ -52,11 +54,26 @@ def write_json(path: Path, data: dict) -> None:
         temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def approach_pairs(
+    model: Separator, photographs: np.ndarray, tile: int, device: torch.device
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(front, back) X-rays of every approach of ``model`` on an in-memory (H, W, 7) stack."""
+    return {
+        approach: tuple(
+            predict(module, photographs, halo=model.halo, tile=tile, device=device)
+            for module in model.sides(approach).values()
+        )
+        for approach in model.approaches
+    }
+
+
 def evaluate(name: str, *, device: str | None = None) -> dict[str, dict[str, float]]:
     """Compute, write, print and log the metrics of panel ``name``; returns them."""
     where = config.paths(name)
     panel = store.open_panel(where.store, name)
-    model, _ = checkpoints.load_combined(where.combine_model, f"run `xraysep combine {name}` first")
+    model, _ = checkpoints.load_separator(
+        where.combine_model, f"run `xraysep combine {name}` first"
+    )
     target = devices.resolve(device or config.params()["train"]["device"])
     tile = int(config.params()["separate"]["tile"])
     model.to(target)
@@ -64,18 +81,7 @@ def evaluate(name: str, *, device: str | None = None) -> dict[str, dict[str, flo
     xray = panel.xray()
     truth = (panel.truth("front"), panel.truth("back")) if panel.has_truth else None
 
-    outputs: dict[tuple[str, int], np.ndarray] = {}
-    for front_slot, back_slot in APPROACHES.values():
-        for order, slot in (front_slot, back_slot):
-            if (order, slot) not in outputs:
-                outputs[order, slot] = predict(
-                    model.branch(order, slot),
-                    inputs[slot_input(order, slot)],
-                    halo=model.config.radius,
-                    tile=tile,
-                    device=target,
-                )
-    pairs = {a: (outputs[f], outputs[b]) for a, (f, b) in APPROACHES.items()}
+    pairs = approach_pairs(model, stack(inputs["front"], inputs["back"], xray), tile, target)
     metrics = {a: score(xray, f, b, *(truth or ())) for a, (f, b) in pairs.items()}
 
     write_json(where.metrics, metrics)
@@ -83,7 +89,11 @@ def evaluate(name: str, *, device: str | None = None) -> dict[str, dict[str, flo
     figure_path = where.reports_dir / "figure.png"
     with tracking.run(name, "evaluate"):
         mlflow.log_params(
-            {"truth": truth is not None, "panel_shape": "x".join(map(str, xray.shape))}
+            {
+                "method": model.method,
+                "truth": truth is not None,
+                "panel_shape": "x".join(map(str, xray.shape)),
+            }
         )
         mlflow.log_metrics(
             {

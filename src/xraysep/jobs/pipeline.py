@@ -1,6 +1,6 @@
-"""The whole path as one MLflow parent run: (synth) -> train 12 -> train 21 -> combine ->
-separate -> evaluate, each step a child run. ``demo`` is the pipeline on the default panel,
-synthesised afresh from ``params.yaml``.
+"""The whole path as one MLflow parent run: (synth) -> train (what the method trains: the
+shared map, or orders 12 and 21) -> combine -> separate -> evaluate, each step a child run.
+``demo`` is the pipeline on the default panel, synthesised afresh from ``params.yaml``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import time
 import mlflow
 
 from xraysep import config
+from xraysep.core.combined import ORDERS
+from xraysep.core.methods import TRAINS, check_method
 from xraysep.io import tracking
 from xraysep.io.console import err
 from xraysep.jobs.combine import combine
@@ -19,20 +21,35 @@ from xraysep.jobs.synth import synth
 from xraysep.jobs.train import train
 
 
+def train_method(
+    name: str,
+    method: str,
+    *,
+    preset: str | None = None,
+    iterations: int | None = None,
+    device: str | None = None,
+) -> None:
+    """Train every network ``method`` needs; ``preset`` applies to the paper's orderings."""
+    for key in TRAINS[method]:
+        chosen = preset if key in ORDERS else None
+        train(name, key, preset=chosen, iterations=iterations, device=device)
+
+
 def pipeline(
     name: str,
     *,
+    method: str | None = None,
     preset: str | None = None,
     iterations: int | None = None,
     device: str | None = None,
     run_name: str = "pipeline",
 ) -> dict[str, dict[str, float]]:
-    """Train both orderings, combine, separate and evaluate an existing panel."""
+    """Train what ``method`` needs, combine, separate and evaluate an existing panel."""
+    method = check_method(method or config.params()["method"])
     start = time.perf_counter()
-    with tracking.run(name, run_name):
-        for order in ("12", "21"):
-            train(name, order, preset=preset, iterations=iterations, device=device)
-        combine(name, device=device)
+    with tracking.run(name, run_name, {"xraysep.method": method}):
+        train_method(name, method, preset=preset, iterations=iterations, device=device)
+        combine(name, method=method, device=device)
         separate(name, device=device)
         metrics = evaluate(name, device=device)
         seconds = time.perf_counter() - start
@@ -47,6 +64,7 @@ def pipeline(
 def demo(
     name: str | None = None,
     *,
+    method: str | None = None,
     preset: str | None = None,
     iterations: int | None = None,
     device: str | None = None,
@@ -54,4 +72,6 @@ def demo(
     """Synthesise the default panel from ``params.yaml`` and run the pipeline on it."""
     name = name or config.params()["demo"]["panel"]
     synth(name, **config.params()["synth"], overwrite=True)
-    return pipeline(name, preset=preset, iterations=iterations, device=device, run_name="demo")
+    return pipeline(
+        name, method=method, preset=preset, iterations=iterations, device=device, run_name="demo"
+    )

@@ -1,10 +1,12 @@
 """Separate: run the combined model over a whole panel, zarr to zarr, in bounded memory.
 
 The panel is processed one shard-sized block at a time (each block read tile by tile with a
-halo of the receptive-field radius), and each block is written whole into the results store
+halo of the model's receptive field), and each block is written whole into the results store
 ``data/separated/<panel>.zarr`` under group ``<model-version>/`` with arrays ``front_xray``
-and ``back_xray``. The version group is built under a temporary name and renamed into place.
-People get 16-bit TIFFs and PNG previews under ``reports/<panel>/``.
+and ``back_xray`` and, for methods with more than one estimate of the split, ``uncertainty``:
+per pixel, how far apart those estimates are (``core.separator``), i.e. where not to trust the
+result. The version group is built under a temporary name and renamed into place. People get
+16-bit TIFFs and PNG previews under ``reports/<panel>/`` (the uncertainty as a heat map).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import zarr
 from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.inference import predict_region
+from xraysep.core.separator import stack
 from xraysep.io import checkpoints, images, store, tracking
 from xraysep.io.atomic import atomic_dir
 from xraysep.io.console import err, progress
-from xraysep.io.figures import display
+from xraysep.io.figures import display, heat
 
 PREVIEW_PIXELS = 2048
 
@@ -44,11 +47,13 @@ def separate(name: str, *, model: Path | None = None, device: str | None = None)
     where = config.paths(name)
     model_path = Path(model) if model else where.combine_model
     panel = store.open_panel(where.store, name)
-    combined, _ = checkpoints.load_combined(model_path, f"run `xraysep combine {name}` first")
+    model, _ = checkpoints.load_separator(model_path, f"run `xraysep combine {name}` first")
     target = devices.resolve(device or config.params()["train"]["device"])
     tile = int(config.params()["separate"]["tile"])
-    combined.to(target)
-    sides = combined.sides("combined")
+    model.to(target)
+    outputs = {f"{side}_xray": module for side, module in model.sides().items()}
+    if (spread := model.spread()) is not None:
+        outputs["uncertainty"] = spread
     version = model_version(model_path)
     shape = panel.shape
     ensure_results_store(where.separated_store)
@@ -60,21 +65,25 @@ def separate(name: str, *, model: Path | None = None, device: str | None = None)
             temporary,
             mode="w",
             zarr_format=3,
-            attributes={"model": str(model_path), "model_version": version, "panel": name},
+            attributes={
+                "model": str(model_path),
+                "model_version": version,
+                "method": model.method,
+                "panel": name,
+            },
         )
-        outputs = {
-            side: store.create_image_array(group, f"{side}_xray", shape, np.float32)
-            for side in sides
-        }
-        task = bar.add_task(f"separate {name}", total=len(blocks) * len(sides), status=version)
+        arrays = {key: store.create_image_array(group, key, shape, np.float32) for key in outputs}
+        task = bar.add_task(f"separate {name}", total=len(blocks) * len(outputs), status=version)
         for region in blocks:
-            for side, branch in sides.items():
-                outputs[side][region] = predict_region(
-                    branch,
-                    lambda ys, xs, side=side: panel.rgb(side, ys, xs),
+            for key, module in outputs.items():
+                arrays[key][region] = predict_region(
+                    module,
+                    lambda ys, xs: stack(
+                        panel.rgb("front", ys, xs), panel.rgb("back", ys, xs), panel.xray(ys, xs)
+                    ),
                     shape,
                     region,
-                    halo=combined.config.radius,
+                    halo=model.halo,
                     tile=tile,
                     device=target,
                 )
@@ -84,21 +93,28 @@ def separate(name: str, *, model: Path | None = None, device: str | None = None)
     group = zarr.open_group(where.separated_store / version, mode="r", zarr_format=3)
     step = max(1, max(shape) // PREVIEW_PIXELS)
     with tracking.run(name, "separate", {"xraysep.model_version": version}):
-        mlflow.log_params({"model": str(model_path), "model_version": version, "tile": tile})
+        mlflow.log_params(
+            {
+                "model": str(model_path),
+                "model_version": version,
+                "method": model.method,
+                "tile": tile,
+            }
+        )
         mlflow.log_metrics(
             {
                 "separate_seconds": seconds,
                 "megapixels_per_second": shape[0] * shape[1] / 1e6 / seconds,
             }
         )
-        for side in sides:
-            stem = where.reports_dir / f"{side}_xray"
-            images.write_tiff_tiles(stem.with_suffix(".tif"), group[f"{side}_xray"])
-            preview = display(group[f"{side}_xray"][::step, ::step])
-            images.write_png(stem.with_suffix(".png"), preview)
+        for key in outputs:
+            stem = where.reports_dir / key
+            images.write_tiff_tiles(stem.with_suffix(".tif"), group[key])
+            render = heat if key == "uncertainty" else display
+            images.write_png(stem.with_suffix(".png"), render(group[key][::step, ::step]))
             mlflow.log_artifact(str(stem.with_suffix(".png")), "previews")
     err.print(
         f"separated {shape[1]}×{shape[0]} in {seconds:.1f} s → {where.separated_store / version}, "
-        f"{where.reports_dir}/{{front,back}}_xray.{{tif,png}}"
+        f"{where.reports_dir}/{{{','.join(outputs)}}}.{{tif,png}}"
     )
     return where.separated_store / version

@@ -1,4 +1,5 @@
-"""Train: fit one input ordering of the paper's two-branch network on one panel.
+"""Train: fit one network on one panel: an input ordering of the paper's two-branch network,
+or the shared colour map of the ``shared`` method (``jobs.recipes`` says what each needs).
 
 Order ``12`` feeds (front, back) photographs to slots (1, 2); order ``21`` feeds (back, front).
 The job reads the panel, trains with the preset's protocol, and records everything in one
@@ -16,28 +17,39 @@ import time
 from pathlib import Path
 
 import mlflow
-import torch
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core.combined import ORDERS, slot_input
-from xraysep.core.inference import predict
+from xraysep.core.combined import ORDERS
+from xraysep.core.methods import TRAINS, check_method
 from xraysep.core.metrics import reconstruction
-from xraysep.core.network import NetConfig, TwoBranchNet, parameter_count
 from xraysep.core.patches import PatchSampler
-from xraysep.core.training import Checkpoint, TrainSettings, fit, to_stack, two_branch_loss
+from xraysep.core.training import Checkpoint, fit, to_stack
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, store, tracking
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import err, progress
 from xraysep.io.figures import display
 from xraysep.io.versioning import data_hash
+from xraysep.jobs.recipes import recipe
 
 
-def check_order(order: str) -> str:
-    if order not in ORDERS:
-        raise InputError(f"order {order!r}: unknown; choose 12 (front, back) or 21 (back, front)")
-    return order
+def trained_key(method: str | None, order: str | None) -> str:
+    """Which network to train: ``--order`` picks an ordering of the paper's network, else the
+    method (default ``params.yaml: method``) names it when it trains exactly one."""
+    if order is not None:
+        if method is not None and TRAINS[check_method(method)] != ORDERS:
+            raise InputError(f"--order {order}: method {method!r} has no orderings; drop --order")
+        return order
+    method = check_method(method or config.params()["method"])
+    keys = TRAINS[method]
+    if not keys:
+        raise InputError(
+            f"method {method!r} trains nothing; run `xraysep combine NAME --method {method}`"
+        )
+    if len(keys) > 1:
+        raise InputError(f"method {method!r} trains two orderings: pass --order 12 or --order 21")
+    return keys[0]
 
 
 def write_loss_curve(path: Path, losses: list[float]) -> None:
@@ -49,79 +61,76 @@ def write_loss_curve(path: Path, losses: list[float]) -> None:
 
 def train(
     name: str,
-    order: str,
+    order: str | None = None,
     *,
+    method: str | None = None,
     preset: str | None = None,
     iterations: int | None = None,
     device: str | None = None,
     seed: int | None = None,
     resume: bool = True,
 ) -> Path:
-    """Train ordering ``order`` on panel ``name``; returns the model file's path."""
+    """Train ordering ``order`` (``12``, ``21``; or ``shared``, the key of the shared map), or
+    the one network of ``method``, on panel ``name``; returns the model file's path."""
     where = config.paths(name)
-    check_order(order)
+    key = trained_key(method, order)
     defaults = config.params()["train"]
-    preset_name = preset or defaults["preset"]
-    preset_values = config.preset(preset_name)
-    settings = TrainSettings.from_preset(
-        preset_values,
-        seed if seed is not None else int(defaults["seed"]),
-        iterations,
-        int(defaults.get("checkpoint_every", 0)),
-    )
     target = devices.resolve(device or defaults["device"])
     panel = store.open_panel(where.store, name)
     inputs = {side: panel.rgb(side) for side in ("front", "back")}
-    first, second = inputs[slot_input(order, 1)], inputs[slot_input(order, 2)]
     xray = panel.xray()
-
-    torch.manual_seed(settings.seed)
-    net_config = NetConfig.from_preset(preset_values)
-    net = TwoBranchNet(net_config)
+    made = recipe(
+        key,
+        inputs,
+        preset=preset,
+        seed=seed if seed is not None else int(defaults["seed"]),
+        iterations=iterations,
+        checkpoint_every=int(defaults.get("checkpoint_every", 0)),
+    )
+    settings = made.settings
     sampler = PatchSampler(
-        to_stack(first, second, xray),
+        to_stack(made.first, made.second, xray),
         settings.patch,
         settings.stride,
         settings.batch_size,
         settings.seed,
     )
-    resume_path = where.resume_checkpoint(order)
+    resume_path = where.resume_checkpoint(key)
     fingerprint = {
         "panel": data_hash(where.store),
-        "order": order,
-        "network": net_config.to_dict(),
+        "order": key,
+        "network": made.description,
         "settings": settings.to_dict(),
         "device": target.type,
     }
     resumed = checkpoints.load_resume(resume_path, fingerprint) if resume else None
     start = resumed.checkpoint if resumed else None
     tile = int(config.params()["separate"]["tile"])
+    label = f"order {key}" if key in ORDERS else key
 
     run_id = resumed.run_id if resumed else None
-    with tracking.run(name, f"train-{order}", {"xraysep.order": order}, run_id) as run:
+    with tracking.run(name, f"train-{key}", {"xraysep.order": key}, run_id) as run:
         if start is None:
             mlflow.log_params(
                 {
-                    "order": order,
-                    "preset": preset_name,
+                    "order": key,
+                    "preset": made.preset,
                     "device": device or defaults["device"],
                     "torch_device": str(target),
-                    "channels": ",".join(map(str, net_config.channels)),
-                    "kernel": net_config.kernel,
-                    "parameters": parameter_count(net),
+                    **made.params(),
                     "panel_shape": "x".join(map(str, panel.shape)),
                     **settings.to_dict(),
                 }
             )
         else:
-            err.print(f"order {order}: resuming from iteration {start.step} ({resume_path})")
+            err.print(f"{label}: resuming from iteration {start.step} ({resume_path})")
 
         def save(checkpoint: Checkpoint) -> None:
             checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
 
         with progress() as bar:
             task = bar.add_task(
-                f"train {name} order {order}",
+                f"train {name} {label}",
                 total=settings.iterations,
                 completed=start.step if start else 0,
                 status="",
@@ -133,16 +142,13 @@ def train(
 
             began = time.perf_counter()
             losses = fit(
-                net, two_branch_loss, sampler, settings, target,
+                made.model, made.loss, sampler, settings, target,
                 on_step=on_step, start=start, save=save,
             )  # fmt: skip
             seconds = time.perf_counter() - began
 
-        slots = [
-            predict(branch, image, halo=net_config.radius, tile=tile, device=target)
-            for branch, image in zip(net.branches, (first, second), strict=True)
-        ]
-        metrics = reconstruction(xray, *slots)
+        images = made.images(xray, tile, target)
+        metrics = reconstruction(xray, *images.values())
         trained = settings.iterations - (start.step if start else 0)
         mlflow.log_metrics(
             {
@@ -152,21 +158,21 @@ def train(
                 "seconds_per_iteration": seconds / trained,
             }
         )
-        for slot, image in enumerate(slots, start=1):
-            mlflow.log_image(display(image), f"previews/order{order}_slot{slot}.png")
+        for preview, image in images.items():
+            mlflow.log_image(display(image), f"previews/{preview}.png")
 
-        model_path = where.order_model(order)
+        model_path = where.trained_model(key)
         checkpoints.save(
             model_path,
-            net,
-            {"panel": name, "order": order, "preset": preset_name, "settings": settings.to_dict()},
+            made.model,
+            {"panel": name, "order": key, "preset": made.preset, "settings": settings.to_dict()},
         )
-        write_loss_curve(where.loss_curve(order), losses)
+        write_loss_curve(where.loss_curve(key), losses)
         mlflow.log_artifact(str(model_path), "model")
-        mlflow.log_artifact(str(where.loss_curve(order)))
+        mlflow.log_artifact(str(where.loss_curve(key)))
     resume_path.unlink(missing_ok=True)
     err.print(
-        f"order {order}: {trained} iterations in {seconds:.1f} s, "
+        f"{label}: {trained} iterations in {seconds:.1f} s, "
         f"recon MSE {metrics['recon_mse']:.5f} → {model_path}"
     )
     return model_path

@@ -1,0 +1,64 @@
+"""Two baselines every method must beat, as separators (``core.separator``).
+
+- ``half``: each side gets half of the mixed X-ray. It uses no photograph, so whatever it
+  scores is what the mixture alone is worth.
+- ``linear``: one per-pixel linear map from RGB to X-ray, the same for both sides, fitted by
+  least squares to the sum: ``x ≈ w·y₁ + w·y₂ + b``; each side gets ``w·yᵢ + b/2``. It is the
+  simplest order-invariant use of the photographs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from xraysep.core.separator import PHOTOGRAPH, XRAY, Channels
+
+FIT_PIXELS = 4_000_000  # least squares on at most this many pixels, evenly strided
+
+
+class Halve(nn.Module):
+    def forward(self, xray: torch.Tensor) -> torch.Tensor:
+        return xray / 2
+
+
+class HalfModel(nn.Module):
+    method = "half"
+    approaches = ("half",)
+    halo = 0
+    needs_xray = True
+
+    def sides(self, approach: str | None = None) -> dict[str, nn.Module]:
+        return {side: Channels(Halve(), XRAY) for side in ("front", "back")}
+
+    def spread(self) -> None:
+        return None
+
+
+class LinearModel(nn.Module):
+    method = "linear"
+    approaches = ("linear",)
+    halo = 0
+    needs_xray = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.map = nn.Conv2d(3, 1, 1)
+
+    def fit(self, front: np.ndarray, back: np.ndarray, xray: np.ndarray) -> None:
+        """Least squares of ``x`` on ``[y₁ + y₂, 1]``; half the intercept goes to each side."""
+        step = max(1, int(np.ceil(np.sqrt(xray.size / FIT_PIXELS))))
+        rgb = (front[::step, ::step] + back[::step, ::step]).reshape(-1, 3).astype(np.float64)
+        design = np.concatenate([rgb, np.ones((len(rgb), 1))], axis=1)
+        target = xray[::step, ::step].reshape(-1).astype(np.float64)
+        solution = np.linalg.lstsq(design, target, rcond=None)[0].astype(np.float32)
+        with torch.no_grad():
+            self.map.weight.copy_(torch.from_numpy(solution[:3]).view(1, 3, 1, 1))
+            self.map.bias.fill_(float(solution[3]) / 2)
+
+    def sides(self, approach: str | None = None) -> dict[str, nn.Module]:
+        return {side: Channels(self.map, PHOTOGRAPH[side]) for side in ("front", "back")}
+
+    def spread(self) -> None:
+        return None
