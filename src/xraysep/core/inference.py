@@ -28,6 +28,14 @@ def windows(region: tuple[slice, slice], tile: int) -> Iterator[tuple[slice, sli
             yield slice(y, min(y + tile, ys.stop)), slice(x, min(x + tile, xs.stop))
 
 
+def centre_window(shape: tuple[int, int], size: int) -> tuple[slice, slice]:
+    """A centred window of at most ``size``²: previews and checks that stay cheap on
+    gigapixel panels and cover small panels whole."""
+    (h, w), (ph, pw) = shape, (min(size, shape[0]), min(size, shape[1]))
+    top, left = (h - ph) // 2, (w - pw) // 2
+    return slice(top, top + ph), slice(left, left + pw)
+
+
 def with_halo(window: slice, halo: int, size: int) -> slice:
     return slice(max(0, window.start - halo), min(size, window.stop + halo))
 

@@ -26,6 +26,8 @@ from xraysep.errors import InputError
 OPTIMISERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 Loss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+Reader = Callable[[slice, slice], torch.Tensor]  # (rows, cols) -> (7, h, w) training channels
+SAMPLINGS = ("patches", "crops")
 
 
 class Sampler(Protocol):
@@ -38,12 +40,17 @@ class Sampler(Protocol):
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """How one network is trained. ``sampling`` is ``patches`` (the paper's grid of ``patch``²
+    windows at ``stride``) or ``crops`` (random ``crop``² windows, or the whole image)."""
+
     iterations: int
     batch_size: int
     lr: float
     optimizer: str
+    sampling: str
     patch: int
     stride: int
+    crop: int
     seed: int
     checkpoint_every: int = 0
 
@@ -55,13 +62,20 @@ class TrainSettings:
             raise InputError(
                 f"optimizer {preset['optimizer']!r}: unknown; choose one of {', '.join(OPTIMISERS)}"
             )
+        sampling = preset.get("sampling", "patches")
+        if sampling not in SAMPLINGS:
+            raise InputError(
+                f"sampling {sampling!r}: unknown; choose one of {', '.join(SAMPLINGS)}"
+            )
         settings = cls(
             iterations=int(iterations if iterations is not None else preset["iterations"]),
             batch_size=int(preset["batch_size"]),
             lr=float(preset["lr"]),
             optimizer=str(preset["optimizer"]),
-            patch=int(preset["patch"]),
-            stride=int(preset["stride"]),
+            sampling=sampling,
+            patch=int(preset.get("patch", 0)),
+            stride=int(preset.get("stride", 0)),
+            crop=int(preset.get("crop", 0)),
             seed=seed,
             checkpoint_every=int(checkpoint_every),
         )
@@ -85,9 +99,14 @@ class Checkpoint:
 
 
 def to_stack(first: np.ndarray, second: np.ndarray, xray: np.ndarray) -> torch.Tensor:
-    """(H, W, 3), (H, W, 3), (H, W) -> one (7, H, W) float32 tensor, channels first."""
+    """(h, w, 3), (h, w, 3), (h, w) -> one (7, h, w) float32 tensor, channels first."""
     joined = np.concatenate([first, second, xray[..., None]], axis=-1)
     return torch.from_numpy(np.ascontiguousarray(joined.transpose(2, 0, 1), dtype=np.float32))
+
+
+def stack_reader(stack: torch.Tensor) -> Reader:
+    """Windows of an in-memory (7, H, W) stack."""
+    return lambda ys, xs: stack[:, ys, xs]
 
 
 def two_branch_loss(net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -106,9 +125,12 @@ def fit(
     on_step: Callable[[int, float], None] = lambda step, loss: None,
     start: Checkpoint | None = None,
     save: Callable[[Checkpoint], None] | None = None,
+    wrap: Callable[[nn.Module], nn.Module] = lambda module: module,
 ) -> list[float]:
     """Train ``model`` in place for ``settings.iterations`` steps (continuing from ``start``);
-    calls ``save`` every ``settings.checkpoint_every`` steps. Returns the loss of every step."""
+    calls ``save`` every ``settings.checkpoint_every`` steps. ``wrap`` gives the module the
+    forward pass runs through (DistributedDataParallel, ``torch.compile``), applied after the
+    weights are in place. Returns the loss of every step."""
     model.to(device=device, memory_format=devices.memory_format(device)).train()
     optimiser = OPTIMISERS[settings.optimizer](model.parameters(), lr=settings.lr)
     losses: list[float] = []
@@ -117,10 +139,11 @@ def fit(
         optimiser.load_state_dict(start.optimiser)
         sampler.load_state_dict(start.sampler)
         losses = list(start.losses)
+    forward = wrap(model)
     for step in range(len(losses), settings.iterations):
         batch = devices.to_device(sampler.next(), device)
         with devices.autocast(device):
-            loss = loss_fn(model, batch)
+            loss = loss_fn(forward, batch)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

@@ -16,7 +16,7 @@ import mlflow
 from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.combined import ORDERS, CombinedModel
-from xraysep.core.inference import predict_region
+from xraysep.core.inference import centre_window, predict_region
 from xraysep.core.metrics import reconstruction
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, registry, store, tracking
@@ -25,13 +25,6 @@ from xraysep.io.figures import display
 
 PREVIEW = 1024
 EXAMPLE = 16  # side of the input example logged with the pyfunc
-
-
-def preview_window(shape: tuple[int, int], size: int = PREVIEW) -> tuple[slice, slice]:
-    """A centred window of at most ``size``², so previews stay cheap on gigapixel panels."""
-    (h, w), (ph, pw) = shape, (min(size, shape[0]), min(size, shape[1]))
-    top, left = (h - ph) // 2, (w - pw) // 2
-    return slice(top, top + ph), slice(left, left + pw)
 
 
 def combine(name: str, *, device: str | None = None) -> Path:
@@ -57,7 +50,7 @@ def combine(name: str, *, device: str | None = None) -> Path:
     meta = {"panel": name, "rule": "paper", "orders": {o: m for o, (_, m) in loaded.items()}}
 
     target = devices.resolve(device or config.params()["train"]["device"])
-    window = preview_window(panel.shape)
+    window = centre_window(panel.shape, PREVIEW)
     tile = int(config.params()["separate"]["tile"])
     model.to(target)
     sides = {

@@ -1,16 +1,19 @@
 """Train: fit one input ordering of the paper's two-branch network on one panel.
 
 Order ``12`` feeds (front, back) photographs to slots (1, 2); order ``21`` feeds (back, front).
-The job reads the panel, trains with the preset's protocol, and records everything in one
-MLflow run: params, the loss per step, final reconstruction metrics, previews of both slots
-and the model file. The model file and a loss-curve CSV also go to the project (DVC outputs).
-Every ``train.checkpoint_every`` iterations the whole training state is saved; a training
-started again after an interruption resumes from there, in the same MLflow run, and ends with
-the weights an uninterrupted run would have had.
+The job reads the panel (into memory, or window by window from zarr when it is larger than
+``train.in_memory_megapixels``), trains with the preset's protocol (the paper's patch grid or
+large random crops), and records everything in one MLflow run: params, the loss per step,
+final reconstruction metrics, previews of both slots and the model file. The model file and a
+loss-curve CSV also go to the project (DVC outputs). Every ``train.checkpoint_every``
+iterations the whole training state is saved; a training started again after an interruption
+resumes from there, in the same MLflow run, and ends with the weights an uninterrupted run
+would have had. Under ``torchrun`` the ranks train one model data-parallel; rank 0 records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import time
 from pathlib import Path
@@ -20,18 +23,31 @@ import torch
 
 from xraysep import config
 from xraysep.core import device as devices
+from xraysep.core import distributed
 from xraysep.core.combined import ORDERS, slot_input
-from xraysep.core.inference import predict
+from xraysep.core.crops import CropSampler
+from xraysep.core.inference import centre_window, predict_region
 from xraysep.core.metrics import reconstruction
 from xraysep.core.network import NetConfig, TwoBranchNet, parameter_count
 from xraysep.core.patches import PatchSampler
-from xraysep.core.training import Checkpoint, TrainSettings, fit, to_stack, two_branch_loss
+from xraysep.core.training import (
+    Checkpoint,
+    Reader,
+    Sampler,
+    TrainSettings,
+    fit,
+    stack_reader,
+    to_stack,
+    two_branch_loss,
+)
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, store, tracking
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import err, progress
 from xraysep.io.figures import display
 from xraysep.io.versioning import data_hash
+
+CHECK_WINDOW = 2048  # final metrics and previews on at most this centred window
 
 
 def check_order(order: str) -> str:
@@ -45,6 +61,26 @@ def write_loss_curve(path: Path, losses: list[float]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["step", "loss"])
         writer.writerows((step, f"{loss:.8g}") for step, loss in enumerate(losses))
+
+
+def panel_reader(panel: store.Panel, order: str, in_memory: bool) -> Reader:
+    """Windows of the ordering's (first RGB, second RGB, X-ray) channels."""
+    first, second = slot_input(order, 1), slot_input(order, 2)
+    if in_memory:
+        return stack_reader(to_stack(panel.rgb(first), panel.rgb(second), panel.xray()))
+
+    def read(ys: slice, xs: slice) -> torch.Tensor:
+        return to_stack(panel.rgb(first, ys, xs), panel.rgb(second, ys, xs), panel.xray(ys, xs))
+
+    return read
+
+
+def make_sampler(
+    settings: TrainSettings, read: Reader, shape: tuple[int, int], seed: int
+) -> Sampler:
+    if settings.sampling == "crops":
+        return CropSampler(read, shape, settings.crop, settings.batch_size, seed)
+    return PatchSampler(read, shape, settings.patch, settings.stride, settings.batch_size, seed)
 
 
 def train(
@@ -69,22 +105,22 @@ def train(
         iterations,
         int(defaults.get("checkpoint_every", 0)),
     )
-    target = devices.resolve(device or defaults["device"])
     panel = store.open_panel(where.store, name)
-    inputs = {side: panel.rgb(side) for side in ("front", "back")}
-    first, second = inputs[slot_input(order, 1)], inputs[slot_input(order, 2)]
-    xray = panel.xray()
+    context = distributed.start(devices.resolve(device or defaults["device"]))
+    target = distributed.device_for(context, devices.resolve(device or defaults["device"]))
+    in_memory = panel.shape[0] * panel.shape[1] <= float(defaults["in_memory_megapixels"]) * 1e6
+    sampler = make_sampler(
+        settings, panel_reader(panel, order, in_memory), panel.shape, settings.seed + context.rank
+    )
 
     torch.manual_seed(settings.seed)
     net_config = NetConfig.from_preset(preset_values)
     net = TwoBranchNet(net_config)
-    sampler = PatchSampler(
-        to_stack(first, second, xray),
-        settings.patch,
-        settings.stride,
-        settings.batch_size,
-        settings.seed,
-    )
+    wrap = distributed.wrap(context, target)
+    if defaults.get("compile"):
+        parallel = wrap
+        wrap = lambda module: torch.compile(parallel(module))  # noqa: E731
+
     resume_path = where.resume_checkpoint(order)
     fingerprint = {
         "panel": data_hash(where.store),
@@ -92,20 +128,29 @@ def train(
         "network": net_config.to_dict(),
         "settings": settings.to_dict(),
         "device": target.type,
+        "ranks": context.world,
     }
     resumed = checkpoints.load_resume(resume_path, fingerprint) if resume else None
     start = resumed.checkpoint if resumed else None
-    tile = int(config.params()["separate"]["tile"])
+    if start is not None:
+        start.sampler = start.sampler["ranks"][context.rank]
 
     run_id = resumed.run_id if resumed else None
-    with tracking.run(name, f"train-{order}", {"xraysep.order": order}, run_id) as run:
-        if start is None:
+    recording = (
+        tracking.run(name, f"train-{order}", {"xraysep.order": order}, run_id)
+        if context.leader
+        else contextlib.nullcontext()
+    )
+    with recording as run:
+        if context.leader and start is None:
             mlflow.log_params(
                 {
                     "order": order,
                     "preset": preset_name,
                     "device": device or defaults["device"],
                     "torch_device": str(target),
+                    "ranks": context.world,
+                    "compile": bool(defaults.get("compile")),
                     "channels": ",".join(map(str, net_config.channels)),
                     "kernel": net_config.kernel,
                     "parameters": parameter_count(net),
@@ -113,36 +158,56 @@ def train(
                     **settings.to_dict(),
                 }
             )
-        else:
+        elif context.leader:
             err.print(f"order {order}: resuming from iteration {start.step} ({resume_path})")
 
         def save(checkpoint: Checkpoint) -> None:
-            checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
+            checkpoint.sampler = {"ranks": distributed.gather(context, checkpoint.sampler)}
+            if context.leader:
+                checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
 
-        with progress() as bar:
-            task = bar.add_task(
-                f"train {name} order {order}",
-                total=settings.iterations,
-                completed=start.step if start else 0,
-                status="",
-            )
+        with progress() if context.leader else contextlib.nullcontext() as bar:
+            if bar is not None:
+                task = bar.add_task(
+                    f"train {name} order {order}",
+                    total=settings.iterations,
+                    completed=start.step if start else 0,
+                    status="",
+                )
 
             def on_step(step: int, loss: float) -> None:
-                mlflow.log_metric("loss", loss, step=step, synchronous=False)
-                bar.update(task, advance=1, status=f"loss {loss:.5f}")
+                if bar is not None:
+                    mlflow.log_metric("loss", loss, step=step, synchronous=False)
+                    bar.update(task, advance=1, status=f"loss {loss:.5f}")
 
             began = time.perf_counter()
             losses = fit(
                 net, two_branch_loss, sampler, settings, target,
-                on_step=on_step, start=start, save=save,
+                on_step=on_step, start=start, save=save, wrap=wrap,
             )  # fmt: skip
             seconds = time.perf_counter() - began
+        distributed.finish(context, net)
+        consistent = distributed.identical(context, net)
+        if not context.leader:
+            distributed.stop(context)
+            return where.order_model(order)
+        if not consistent:
+            raise RuntimeError(f"ranks ended with different weights after training {name}")
 
+        window = centre_window(panel.shape, CHECK_WINDOW)
         slots = [
-            predict(branch, image, halo=net_config.radius, tile=tile, device=target)
-            for branch, image in zip(net.branches, (first, second), strict=True)
+            predict_region(
+                net.branches[slot - 1],
+                lambda ys, xs, slot=slot: panel.rgb(slot_input(order, slot), ys, xs),
+                panel.shape,
+                window,
+                halo=net_config.radius,
+                tile=int(config.params()["separate"]["tile"]),
+                device=target,
+            )
+            for slot in (1, 2)
         ]
-        metrics = reconstruction(xray, *slots)
+        metrics = reconstruction(panel.xray(*window), *slots)
         trained = settings.iterations - (start.step if start else 0)
         mlflow.log_metrics(
             {
@@ -165,8 +230,10 @@ def train(
         mlflow.log_artifact(str(model_path), "model")
         mlflow.log_artifact(str(where.loss_curve(order)))
     resume_path.unlink(missing_ok=True)
+    distributed.stop(context)
+    ranks = f" on {context.world} ranks (identical weights)" if context.active else ""
     err.print(
-        f"order {order}: {trained} iterations in {seconds:.1f} s, "
+        f"order {order}: {trained} iterations in {seconds:.1f} s{ranks}, "
         f"recon MSE {metrics['recon_mse']:.5f} → {model_path}"
     )
     return model_path
