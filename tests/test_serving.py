@@ -35,7 +35,7 @@ def served(tmp_path_factory):
             train("p", order)
         combine("p")
         combine("p")
-        separated = separate("p")
+        (separated,) = separate("p")
         mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
         yield root, separated
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import dask.array as da
 import numpy as np
 import torch
 from torch import nn
 
 from xraysep.core import device as devices
+from xraysep.core.preprocess import unit_scale
 
 Reader = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> (h, w, 3) float32 in [0, 1]
 
@@ -97,3 +99,31 @@ def separate(
         f"{side}_xray": predict(branch, photographs[side], halo=halo, tile=tile, device=device)
         for side, branch in sides.items()
     }
+
+
+def map_branch(
+    rgb: da.Array,
+    load_branch: Callable[[], nn.Module],
+    *,
+    halo: int,
+    tile: int,
+    device: torch.device,
+) -> da.Array:
+    """The branch over a dask (H, W, 3) photograph (any dtype, scaled to [0, 1] per block):
+    ``map_overlap`` hands each block its halo from the neighbours (none beyond the image
+    border, where the network zero-pads as on the whole image), runs it in tiles, and trims the
+    halo again, so the result equals whole-image inference. ``load_branch`` is called in the
+    worker, so a distributed cluster loads the weights itself instead of receiving them."""
+
+    def block(chunk: np.ndarray) -> np.ndarray:
+        return predict(load_branch(), unit_scale(chunk), halo=halo, tile=tile, device=device)
+
+    return rgb.map_overlap(
+        block,
+        depth={0: halo, 1: halo, 2: 0},
+        boundary="none",
+        trim=True,
+        drop_axis=2,
+        dtype=np.float32,
+        meta=np.empty((0, 0), dtype=np.float32),
+    )

@@ -9,6 +9,7 @@ data, other settings) is never resumed by mistake.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -62,6 +63,13 @@ def load_combined(path: Path, hint: str = "combine first") -> tuple[CombinedMode
     model = CombinedModel(config)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload["meta"]
+
+
+@functools.lru_cache(maxsize=4)
+def combined_on(path: str, version: str, device: str) -> CombinedModel:
+    """The combined model at ``path`` on ``device``, loaded once per process and version: dask
+    workers call this for every block."""
+    return load_combined(Path(path))[0].to(torch.device(device))
 
 
 class Resume(NamedTuple):

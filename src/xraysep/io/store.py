@@ -28,16 +28,19 @@ SHARD = 4096
 SIDES = ("front", "back")
 
 
-def _layout(shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _layout(shape: tuple[int, ...], shard: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Inner chunks and shards for an (H, W[, C]) array; shards are whole numbers of chunks."""
-    chunks = tuple(CHUNK for _ in shape[:2]) + tuple(shape[2:])
-    shards = tuple(min(SHARD, math.ceil(n / CHUNK) * CHUNK) for n in shape[:2]) + tuple(shape[2:])
+    chunk = min(CHUNK, shard)
+    chunks = tuple(chunk for _ in shape[:2]) + tuple(shape[2:])
+    shards = tuple(min(shard, math.ceil(n / chunk) * chunk) for n in shape[:2]) + tuple(shape[2:])
     return chunks, shards
 
 
-def create_image_array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype: Any):
+def create_image_array(
+    group: zarr.Group, name: str, shape: tuple[int, ...], dtype: Any, shard: int = SHARD
+):
     """An empty sharded, zstd-compressed image array in ``group``."""
-    chunks, shards = _layout(shape)
+    chunks, shards = _layout(shape, shard)
     return group.create_array(
         name,
         shape=shape,

@@ -160,6 +160,7 @@ def train(
             )
         elif context.leader:
             err.print(f"order {order}: resuming from iteration {start.step} ({resume_path})")
+            tracking.log_missing_steps("loss", start.losses)
 
         def save(checkpoint: Checkpoint) -> None:
             checkpoint.sampler = {"ranks": distributed.gather(context, checkpoint.sampler)}
