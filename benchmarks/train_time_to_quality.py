@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--patches", default="fast", help="preset of the patch protocol")
     parser.add_argument("--crops", default="fast-crops", help="preset of the crop protocol")
-    parser.add_argument("--every", type=int, default=5)
+    parser.add_argument("--every", type=int, default=10)
     args = parser.parse_args()
     scratch_project("time_to_quality")
     device = devices.resolve(args.device)

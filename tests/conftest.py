@@ -22,10 +22,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TINY_PRESET = {
     "channels": [4, 4, 4, 8, 8, 8, 1],
     "kernel": 5,
+    "sampling": "patches",
     "patch": 32,
     "stride": 8,
     "iterations": 6,
-    "batch_size": 4,
+    "batch_size": 9,  # the whole 3×3 grid of a 48×48 panel: one step per iteration
     "optimizer": "adam",
     "lr": 0.003,
 }

@@ -31,10 +31,13 @@ def test_patches_are_the_right_windows():
         assert y + 64 <= 100 and x + 64 <= 90 and y % 12 == 0 and x % 12 == 0
 
 
-def test_sampler_visits_every_patch_once_per_pass():
+def test_an_iteration_is_one_pass_over_the_grid():
     sampler = patch_sampler(torch.zeros(7, 100, 100), 4, seed=0)
-    seen = np.concatenate([sampler.next_origins() for _ in range(len(sampler.origins) // 4)])
-    assert len({tuple(o) for o in seen}) == len(sampler.origins)
+    assert len(sampler.origins) == 16 and sampler.steps_per_iteration == 4
+    seen = np.concatenate([sampler.next_origins() for _ in range(4)])
+    assert len({tuple(o) for o in seen}) == 16  # one pass: every patch once
+    paper_grid = PatchSampler(stack_reader(torch.zeros(7, 630, 852)), (630, 852), 64, 12, 16, 0)
+    assert paper_grid.steps_per_iteration == 198  # 3168 triplets in steps of 16
 
 
 @pytest.mark.parametrize("make", [

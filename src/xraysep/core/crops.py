@@ -30,6 +30,7 @@ class CropSampler:
         self.size = (min(crop, shape[0]), min(crop, shape[1]))
         whole = self.size == tuple(shape)
         self.batch_size = 1 if whole else batch_size
+        self.steps_per_iteration = 1
         self.rng = np.random.default_rng(seed)
 
     def next_origins(self) -> np.ndarray:

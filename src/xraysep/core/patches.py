@@ -8,6 +8,7 @@ the zarr store), so the grid costs nothing until a batch is drawn.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ def patch_origins(shape: tuple[int, int], patch: int, stride: int) -> np.ndarray
 
 
 class PatchSampler:
-    """Endless minibatches of grid patches: shuffled passes over the grid, seeded.
+    """Endless minibatches of grid patches: shuffled passes over the grid, seeded. One
+    iteration is one pass: ``ceil(patches / batch_size)`` steps.
 
     Its state (the generator and the rest of the current pass) is saved in checkpoints, so
     a resumed run draws exactly the batches an uninterrupted one would have.
@@ -46,6 +48,7 @@ class PatchSampler:
         self.read, self.patch = read, patch
         self.origins = patch_origins(shape, patch, stride)
         self.batch_size = min(batch_size, len(self.origins))
+        self.steps_per_iteration = math.ceil(len(self.origins) / self.batch_size)
         self.rng = np.random.default_rng(seed)
         self._order = np.empty(0, dtype=np.int64)
 

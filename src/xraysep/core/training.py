@@ -1,7 +1,10 @@
 """The training loop: fit a model to the mixed X-ray, one minibatch per iteration.
 
 The loop is shared by every method; what differs comes in as a *loss* (model, batch) ->
-scalar and a *sampler* of batches. The paper's loss (Eq. 2) is
+scalar and a *sampler* of batches. An *iteration* is what the protocol calls one: for the
+paper's patch protocol a pass over the whole patch grid (its "300 iterations" over 966 or
+3168 patch triplets), for crop training one optimiser step; the sampler says how many
+optimiser steps an iteration takes. The paper's loss (Eq. 2) is
 ``mean((x − (branch_1(y_a) + branch_2(y_b)))²)`` over patch triplets. Everything that changes
 the result (seed, learning rate, batch size, optimiser) is in :class:`TrainSettings`, filled
 from ``params.yaml`` and logged to MLflow. A :class:`Checkpoint` holds everything the loop
@@ -33,6 +36,8 @@ SAMPLINGS = ("patches", "crops")
 class Sampler(Protocol):
     """Endless minibatches (N, 7, h, w): front-slot RGB, back-slot RGB, mixed X-ray."""
 
+    steps_per_iteration: int
+
     def next(self) -> torch.Tensor: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -41,7 +46,8 @@ class Sampler(Protocol):
 @dataclass(frozen=True)
 class TrainSettings:
     """How one network is trained. ``sampling`` is ``patches`` (the paper's grid of ``patch``²
-    windows at ``stride``) or ``crops`` (random ``crop``² windows, or the whole image)."""
+    windows at ``stride``; an iteration is a pass over the grid) or ``crops`` (random
+    ``crop``² windows, or the whole image; an iteration is one step)."""
 
     iterations: int
     batch_size: int
@@ -89,7 +95,7 @@ class TrainSettings:
 
 @dataclass
 class Checkpoint:
-    """The loop's whole state after ``step`` iterations."""
+    """The loop's whole state after ``step`` optimiser steps."""
 
     step: int
     losses: list[float]
@@ -127,10 +133,10 @@ def fit(
     save: Callable[[Checkpoint], None] | None = None,
     wrap: Callable[[nn.Module], nn.Module] = lambda module: module,
 ) -> list[float]:
-    """Train ``model`` in place for ``settings.iterations`` steps (continuing from ``start``);
-    calls ``save`` every ``settings.checkpoint_every`` steps. ``wrap`` gives the module the
-    forward pass runs through (DistributedDataParallel, ``torch.compile``), applied after the
-    weights are in place. Returns the loss of every step."""
+    """Train ``model`` in place for ``settings.iterations`` iterations (continuing from
+    ``start``); calls ``save`` every ``settings.checkpoint_every`` optimiser steps. ``wrap``
+    gives the module the forward pass runs through (DistributedDataParallel,
+    ``torch.compile``), applied after the weights are in place. Returns every step's loss."""
     model.to(device=device, memory_format=devices.memory_format(device)).train()
     optimiser = OPTIMISERS[settings.optimizer](model.parameters(), lr=settings.lr)
     losses: list[float] = []
@@ -140,7 +146,8 @@ def fit(
         sampler.load_state_dict(start.sampler)
         losses = list(start.losses)
     forward = wrap(model)
-    for step in range(len(losses), settings.iterations):
+    steps = settings.iterations * sampler.steps_per_iteration
+    for step in range(len(losses), steps):
         batch = devices.to_device(sampler.next(), device)
         with devices.autocast(device):
             loss = loss_fn(forward, batch)
@@ -151,7 +158,7 @@ def fit(
         on_step(step, losses[-1])
         done = step + 1
         every = settings.checkpoint_every
-        if save and every and done % every == 0 and done < settings.iterations:
+        if save and every and done % every == 0 and done < steps:
             save(
                 Checkpoint(
                     step=done,

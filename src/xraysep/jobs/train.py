@@ -112,6 +112,7 @@ def train(
     sampler = make_sampler(
         settings, panel_reader(panel, order, in_memory), panel.shape, settings.seed + context.rank
     )
+    steps = settings.iterations * sampler.steps_per_iteration
 
     torch.manual_seed(settings.seed)
     net_config = NetConfig.from_preset(preset_values)
@@ -155,6 +156,7 @@ def train(
                     "kernel": net_config.kernel,
                     "parameters": parameter_count(net),
                     "panel_shape": "x".join(map(str, panel.shape)),
+                    "steps": steps,
                     **settings.to_dict(),
                 }
             )
@@ -171,7 +173,7 @@ def train(
             if bar is not None:
                 task = bar.add_task(
                     f"train {name} order {order}",
-                    total=settings.iterations,
+                    total=steps,
                     completed=start.step if start else 0,
                     status="",
                 )
@@ -209,13 +211,14 @@ def train(
             for slot in (1, 2)
         ]
         metrics = reconstruction(panel.xray(*window), *slots)
-        trained = settings.iterations - (start.step if start else 0)
+        trained = steps - (start.step if start else 0)
         mlflow.log_metrics(
             {
                 **metrics,
                 "final_loss": losses[-1],
                 "train_seconds": seconds,
-                "seconds_per_iteration": seconds / trained,
+                "seconds_per_step": seconds / trained,
+                "seconds_per_iteration": seconds / trained * sampler.steps_per_iteration,
             }
         )
         for slot, image in enumerate(slots, start=1):
@@ -234,7 +237,7 @@ def train(
     distributed.stop(context)
     ranks = f" on {context.world} ranks (identical weights)" if context.active else ""
     err.print(
-        f"order {order}: {trained} iterations in {seconds:.1f} s{ranks}, "
+        f"order {order}: {trained} steps in {seconds:.1f} s{ranks}, "
         f"recon MSE {metrics['recon_mse']:.5f} → {model_path}"
     )
     return model_path
