@@ -14,6 +14,7 @@ resumed from one ends with exactly the weights of an uninterrupted run.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -164,7 +165,7 @@ def fit(
                     step=done,
                     losses=list(losses),
                     model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                    optimiser=optimiser.state_dict(),
+                    optimiser=copy.deepcopy(optimiser.state_dict()),  # a snapshot, not a view
                     sampler=sampler.state_dict(),
                 )
             )
