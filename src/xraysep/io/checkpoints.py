@@ -17,7 +17,7 @@ import torch
 from xraysep.core.combined import CombinedModel
 from xraysep.core.network import NetConfig, TwoBranchNet
 from xraysep.core.training import Checkpoint
-from xraysep.errors import InputError
+from xraysep.errors import InputError, reason
 from xraysep.io.atomic import atomic_file
 
 FORMAT = 1
@@ -43,7 +43,7 @@ def _load(path: Path, kind: str, hint: str) -> tuple[dict, NetConfig]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: not a readable xraysep model ({error})") from error
+        raise InputError(f"{path}: not a readable xraysep model ({reason(error)})") from error
     if not isinstance(payload, dict) or payload.get("kind") != kind:
         raise InputError(f"{path}: not an xraysep {kind} model")
     config = payload["config"]
@@ -87,7 +87,9 @@ def load_resume(path: Path, fingerprint: dict[str, Any]) -> Resume | None:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: unreadable training checkpoint ({error}); delete it") from error
+        raise InputError(
+            f"{path}: unreadable training checkpoint ({reason(error)}); delete it"
+        ) from error
     if payload.get("fingerprint") != fingerprint:
         return None
     checkpoint = Checkpoint(
