@@ -117,6 +117,9 @@ def train(
             err.print(f"order {order}: resuming from iteration {start.step} ({resume_path})")
 
         def save(checkpoint: Checkpoint) -> None:
+            # the losses are logged asynchronously: a checkpoint must not get ahead of them, or
+            # a kill after it loses their tail and the resumed run's loss history has a gap
+            mlflow.flush_async_logging()
             checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
 
         with progress() as bar:
