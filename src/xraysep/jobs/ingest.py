@@ -49,7 +49,7 @@ def ingest(
 ) -> Path:
     """Build the panel store ``name`` from image files; returns the store's path."""
     where = config.paths(name)
-    if where.store.exists() and not overwrite:
+    if store.panel_exists(where.store) and not overwrite:
         raise InputError(f"{where.store}: panel {name!r} exists; pass --overwrite to replace it")
     if (truth_front is None) != (truth_back is None):
         raise InputError("ground truth needs both --truth-front and --truth-back")
