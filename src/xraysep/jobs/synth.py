@@ -86,4 +86,16 @@ def synth(
         truth_front=where.raw_dir / "truth_front.tiff",
         truth_back=where.raw_dir / "truth_back.tiff",
         overwrite=overwrite,
+        made_by={
+            "synth": {
+                "size": size,
+                "seed": seed,
+                "front": front,
+                "back": back,
+                "mixture": mixture,
+                "support": support,
+                "noise": noise,
+                "hidden": hidden,
+            }
+        },
     )
