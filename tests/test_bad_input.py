@@ -174,7 +174,8 @@ CLI_ROWS = [
     (
         "model file that is not a model",
         ["separate", "p", "--model", "{s}/front.png"],
-        "{s}/front.png: not a readable xraysep model (…",
+        "{s}/front.png: not a readable xraysep model (not a file of tensors that torch can "
+        "load safely)",
     ),
     (
         "ordering model where a combined one is needed",
