@@ -130,15 +130,17 @@ def dead_pid() -> int:
 def test_a_replacement_killed_between_its_two_renames_is_undone(project, cli, monkeypatch):
     """``atomic_dir`` replaces a folder by renaming the old one aside, then the new one in.
     A kill between the two leaves no store under the panel's name: the old one is put back
-    by the next reader or writer, and a live writer's temporaries are left alone."""
+    by the next reader or writer (whichever machine set it aside), the killed writer's new
+    one is deleted, and a live writer's temporaries are left alone."""
     assert cli("synth", "p", "--size", "32")[0] == 0
     panels = project / "data" / "panels"
     before = arrays(panels / "p.zarr")
     killed = dead_pid()
     with monkeypatch.context() as m:
         m.setattr("os.getpid", lambda: killed)
-        aside = _temporary_sibling(panels / "p.zarr", "old")
         new = _temporary_sibling(panels / "p.zarr", "tmp")
+        m.setattr("xraysep.io.atomic.HOST", "0badc0de")  # even if killed on another machine
+        aside = _temporary_sibling(panels / "p.zarr", "old")
     (panels / "p.zarr").rename(aside)  # the state the kill leaves: old aside, new not in
     new.mkdir()
     live = _temporary_sibling(panels / "p.zarr", "tmp")  # this process's: still writing

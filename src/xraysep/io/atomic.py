@@ -22,8 +22,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-# the host tag keeps a writer on another machine sharing the folder from being judged by our
-# process table
+# the host tag keeps a writer on another machine sharing the folder from being judged by this
+# machine's process table
 HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 LEFTOVER = re.compile(
     r"^\.(?P<target>.+)\.(?P<tag>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[0-9a-f]{8}$"
@@ -57,23 +57,24 @@ def recover(folder: Path) -> None:
 
     Replacing a folder takes two renames (old aside, new in); a writer killed between them
     leaves the target missing and its previous version under an ``.old-`` name: that is
-    renamed back. Temporaries of killed writers (``.tmp-``, and ``.old-`` ones whose target
-    is in place) are deleted. Only this host's writers whose process is gone count as
-    killed, so a write still in progress is never touched.
+    renamed back, whoever set it aside (a writer still alive there is one rename from the
+    end; its second rename then fails loudly and nothing is lost). Temporaries of killed
+    writers (``.tmp-``, and ``.old-`` ones whose target is in place) are deleted; only this
+    host's writers whose process is gone count as killed, so a write still in progress is
+    never touched.
     """
     if not folder.is_dir():
         return
     for entry in sorted(folder.iterdir()):
         match = LEFTOVER.match(entry.name)
-        if not match or match["host"] != HOST or _alive(int(match["pid"])):
+        if not match:
             continue
         target = folder / match["target"]
         if match["tag"] == "old" and not target.exists():
             with contextlib.suppress(OSError):  # another process may have restored it first
                 entry.rename(target)
-            if not target.exists():
-                continue  # never delete the only copy
-        _remove(entry)
+        elif match["host"] == HOST and not _alive(int(match["pid"])):
+            _remove(entry)
 
 
 @contextlib.contextmanager
