@@ -49,6 +49,8 @@ def model_server(
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri]
     command += ["--env-manager", "local", "-p", str(port)]
     env = {k: v for k, v in env.items() if k != "MLFLOW_HOST"}  # MLFLOW_HOST overrides -h
+    # the server runs `uvicorn` from PATH: take this interpreter's, as `uv run` would
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
