@@ -24,6 +24,14 @@ import yaml
 from serve_load import model_server
 
 REPO = Path(__file__).resolve().parents[1]
+
+# One intra-op thread in every process of the suite: this one, and the CLIs, model server and
+# DVC stages it starts (they inherit the environment), so in-process and subprocess runs
+# also compute alike. Tiny networks gain nothing from threads, and on a busy 2-core machine
+# two threads per process spin against each other: 100 tiny training steps took 27 s with
+# two threads and 2 s with one.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 TINY_PRESET = {
@@ -83,7 +91,6 @@ def enter_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(root)
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    torch.set_num_threads(2)
     return root
 
 
