@@ -10,6 +10,7 @@ data, other settings) is never resumed by mistake.
 from __future__ import annotations
 
 import functools
+import pickle
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,7 +19,7 @@ import torch
 from xraysep.core.combined import CombinedModel
 from xraysep.core.network import NetConfig, TwoBranchNet
 from xraysep.core.training import Checkpoint
-from xraysep.errors import InputError
+from xraysep.errors import InputError, reason
 from xraysep.io.atomic import atomic_file
 
 FORMAT = 1
@@ -38,13 +39,22 @@ def save(path: Path, model: TwoBranchNet | CombinedModel, meta: dict[str, Any]) 
         torch.save(payload, temporary)
 
 
+def _refusal(error: Exception) -> str:
+    """Why ``torch.load`` refused a file, in one line. For a file that is not plain tensors
+    its message leads with advice to retry with ``weights_only=False``, which would run code
+    from a file of unknown origin: say what the refusal means instead."""
+    if isinstance(error, pickle.UnpicklingError):
+        return "not a file of tensors that torch can load safely"
+    return reason(error)
+
+
 def _load(path: Path, kind: str, hint: str) -> tuple[dict, NetConfig]:
     if not path.is_file():
         raise InputError(f"{path}: model not found; {hint}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: not a readable xraysep model ({error})") from error
+        raise InputError(f"{path}: not a readable xraysep model ({_refusal(error)})") from error
     if not isinstance(payload, dict) or payload.get("kind") != kind:
         raise InputError(f"{path}: not an xraysep {kind} model")
     config = payload["config"]
@@ -95,7 +105,9 @@ def load_resume(path: Path, fingerprint: dict[str, Any]) -> Resume | None:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: unreadable training checkpoint ({error}); delete it") from error
+        raise InputError(
+            f"{path}: unreadable training checkpoint ({_refusal(error)}); delete it"
+        ) from error
     if payload.get("fingerprint") != fingerprint:
         return None
     checkpoint = Checkpoint(

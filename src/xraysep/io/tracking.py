@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import mlflow
-from mlflow.entities import Metric, Run
+from mlflow.entities import Run
 
 from xraysep import config
 from xraysep.io.versioning import data_hash, git_commit
@@ -77,19 +76,3 @@ def run(
             }
         )
         yield active
-
-
-def log_missing_steps(key: str, values: list[float]) -> None:
-    """Log the steps of ``values`` that the active run lacks: per-step metrics are logged
-    asynchronously, so a killed process can lose the last few; a resumed run restores them
-    from its checkpoint."""
-    active = mlflow.active_run()
-    client = mlflow.MlflowClient()
-    logged = {m.step for m in client.get_metric_history(active.info.run_id, key)}
-    missing = [
-        Metric(key, value, int(time.time() * 1000), step)
-        for step, value in enumerate(values)
-        if step not in logged
-    ]
-    for start in range(0, len(missing), 1000):  # MLflow takes at most 1000 per batch
-        client.log_batch(active.info.run_id, metrics=missing[start : start + 1000])

@@ -162,11 +162,13 @@ def train(
             )
         elif context.leader:
             err.print(f"order {order}: resuming from iteration {start.step} ({resume_path})")
-            tracking.log_missing_steps("loss", start.losses)
 
         def save(checkpoint: Checkpoint) -> None:
             checkpoint.sampler = {"ranks": distributed.gather(context, checkpoint.sampler)}
             if context.leader:
+                # the losses are logged asynchronously: a checkpoint must not get ahead of
+                # them, or a kill after it loses their tail and the resumed history has a gap
+                mlflow.flush_async_logging()
                 checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
 
         with progress() if context.leader else contextlib.nullcontext() as bar:
