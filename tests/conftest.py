@@ -1,31 +1,47 @@
 """Shared fixtures: an isolated project (its own root, params and MLflow store) per test.
 
 Tests use the real components (zarr stores on disk, the SQLite MLflow store, real training)
-at a tiny scale: 48×48 panels, a network 4 channels wide, a handful of iterations.
+at a tiny scale: 48×48 panels, a network 4 channels wide, a handful of iterations. One
+trained, combined and served panel is built once per session and shared by the tests of the
+model server, of bad input and of load.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
 import torch
 import yaml
 
+from serve_load import model_server
+
 REPO = Path(__file__).resolve().parents[1]
+
+# One intra-op thread in every process of the suite: this one, and the CLIs, model server and
+# DVC stages it starts (they inherit the environment), so in-process and subprocess runs
+# also compute alike. Tiny networks gain nothing from threads, and on a busy 2-core machine
+# two threads per process spin against each other: 100 tiny training steps took 27 s with
+# two threads and 2 s with one.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 TINY_PRESET = {
     "channels": [4, 4, 4, 8, 8, 8, 1],
     "kernel": 5,
+    "sampling": "patches",
     "patch": 32,
     "stride": 8,
     "iterations": 6,
-    "batch_size": 4,
+    "batch_size": 9,  # the whole 3×3 grid of a 48×48 panel: one step per iteration
     "optimizer": "adam",
     "lr": 0.003,
 }
@@ -41,19 +57,41 @@ def tool_env() -> dict[str, str]:
     return os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
-def make_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Make ``root`` a project with the repository's params.yaml plus a ``tiny`` preset, made
-    the default, and a tiny default panel; MLflow tracks to a SQLite file inside it."""
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (relative path -> SHA-256): compare two to prove that a
+    command changed nothing."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def tiny_params(root: Path) -> dict:
+    """Write ``root/params.yaml``: the repository's plus a ``tiny`` preset, made the default,
+    and a tiny default panel; returns them."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["presets"]["tiny"] = TINY_PRESET
     params["train"] |= {"preset": "tiny", "device": "cpu"}
     params["synth"] |= {"size": 48}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return params
+
+
+def make_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make ``root`` a project with :func:`tiny_params`; MLflow tracks to a SQLite file
+    inside it."""
+    tiny_params(root)
+    return enter_project(root, monkeypatch)
+
+
+def enter_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in the existing project ``root``: its root, its MLflow store, as the CLI sees it."""
     monkeypatch.setenv("XRAYSEP_ROOT", str(root))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(root)
-    torch.set_num_threads(2)
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     return root
 
 
@@ -78,3 +116,50 @@ def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Calla
         return code, strip_ansi(captured.out), strip_ansi(captured.err)
 
     return run
+
+
+# the served model's per-request limit in tests: oversized requests stay cheap to send (at the
+# default of 4 megapixels, one costs the server about 20 s and 1 GB to parse here)
+SERVE_MAX_PIXELS = 64 * 64
+
+
+@dataclass(frozen=True)
+class Served:
+    root: Path  # a project with panel "p" (40×40), trained, combined twice, separated, evaluated
+    separated: Path  # its separated results group
+    url: str  # the real model server answering models:/xraysep-p@champion
+    server_pid: int
+
+
+@pytest.fixture(scope="session")
+def served_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Built once per session (training is the slow part); the server is started without
+    ``-h``, so it listens where ``mlflow models serve`` binds by default."""
+    from xraysep.jobs.combine import combine
+    from xraysep.jobs.evaluate import evaluate
+    from xraysep.jobs.separate import separate
+    from xraysep.jobs.synth import synth
+    from xraysep.jobs.train import train
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        root = make_project(tmp_path_factory.mktemp("served"), monkeypatch)
+        synth("p", size=40)
+        for order in ("12", "21"):
+            train("p", order)
+        combine("p")
+        combine("p")
+        (separated,) = separate("p")
+        evaluate("p")
+    env = tool_env() | {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "XRAYSEP_SERVE_MAX_PIXELS": str(SERVE_MAX_PIXELS),
+    }
+    with model_server("models:/xraysep-p@champion", cwd=root, env=env) as (url, process):
+        yield Served(root, separated, url, process.pid)
+
+
+@pytest.fixture
+def served(served_project: Served, monkeypatch: pytest.MonkeyPatch) -> Served:
+    """The shared served project, entered as the working project of this test."""
+    enter_project(served_project.root, monkeypatch)
+    return served_project

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imagecodecs
 import numpy as np
 import pytest
 import tifffile
@@ -13,6 +14,7 @@ from xraysep.io.images import read_image, write_tiff_tiles
 RNG = np.random.default_rng(0)
 RGB8 = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
 GREY16 = RNG.integers(0, 65536, (20, 30), dtype=np.uint16)
+RGB16 = RNG.integers(0, 65536, (20, 30, 3), dtype=np.uint16)
 
 
 def planar_tiff(path, array):
@@ -28,6 +30,14 @@ def planar_tiff(path, array):
         ("planar.tif", RGB8, "rgb", planar_tiff),
         ("rgb.png", RGB8, "rgb", lambda p, a: Image.fromarray(a).save(p)),
         ("grey16.png", GREY16, "grey", lambda p, a: Image.fromarray(a).save(p)),
+        ("rgb16.png", RGB16, "rgb", lambda p, a: p.write_bytes(imagecodecs.png_encode(a))),
+        (
+            "lzw.tif",
+            GREY16,
+            "grey",
+            lambda p, a: Image.fromarray(a).save(p, compression="tiff_lzw"),
+        ),
+        ("rgb16.tif", RGB16, "rgb", lambda p, a: tifffile.imwrite(p, a, compression="lzw")),
     ],
 )
 def test_lossless_formats_round_trip(tmp_path, name, array, kind, writer):
@@ -92,6 +102,31 @@ def test_truncated_png_is_refused(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(InputError, match="cannot decode image"):
         read_image(path, "rgb")
+
+
+def test_truncated_tiff_with_its_directory_at_the_end_is_refused(tmp_path):
+    """Pillow writes the TIFF directory after the pixels: cut, the file has no image, and
+    the decoder's complaint (otherwise logged on stderr) becomes the one-line message."""
+    path = tmp_path / "x.tif"
+    Image.fromarray(GREY16).save(path, compression="tiff_lzw")
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(InputError, match="holds no image; the file is damaged or truncated"):
+        read_image(path, "grey")
+
+
+def test_a_stack_of_images_is_refused(tmp_path):
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, np.stack([GREY16] * 5), photometric="minisblack")
+    with pytest.raises(InputError, match=r"holds 5 images \(axes QYX\); expected a single"):
+        read_image(path, "grey")
+
+
+def test_size_limit_is_checked_before_decoding(tmp_path):
+    """A 2.1-gigapixel header on an almost empty (sparse) file: refused at once, whereas
+    decoding it would take 2 GB."""
+    tifffile.imwrite(tmp_path / "x.tif", shape=(46000, 46000), dtype=np.uint8)
+    with pytest.raises(InputError, match=r"2116\.0 megapixels \(46000×46000\) exceeds"):
+        read_image(tmp_path / "x.tif", "grey", max_megapixels=2000)
 
 
 def test_size_limit(tmp_path):

@@ -175,17 +175,21 @@ def combine(name: Panel, method: Method = None, device: Device = None) -> None:
 
 @app.command()
 def separate(
-    name: Panel,
+    names: Annotated[list[str], typer.Argument(help="One or more panel names.")],
     model: Annotated[
         Path | None, typer.Option(help="Combined model file. [default: models/NAME/combine.pt]")
     ] = None,
     device: Device = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a dask.distributed scheduler; default: local threads."),
+    ] = None,
 ) -> None:
-    """Separate the whole panel tile by tile into data/separated/NAME.zarr and reports/NAME/,
-    with the uncertainty map where the method has one."""
+    """Separate whole panels block by block (dask) into data/separated/NAME.zarr and
+    reports/NAME/, with the uncertainty map where the method has one."""
     from xraysep.jobs.separate import separate as run
 
-    run(name, model=model, device=device)
+    run(names, model=model, device=device, scheduler=scheduler)
 
 
 @app.command()

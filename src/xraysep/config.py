@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -104,18 +103,13 @@ def params_file() -> Path:
     return project_root() / "params.yaml"
 
 
-@cache
-def _load_params(path: Path, mtime_ns: int) -> dict[str, Any]:
-    with path.open() as handle:
-        return yaml.safe_load(handle) or {}
-
-
 def params() -> dict[str, Any]:
-    """``params.yaml`` as a dict (cached until the file changes)."""
+    """``params.yaml`` as a dict, read afresh (it is small) so edits always take effect."""
     path = params_file()
     if not path.is_file():
         raise InputError(f"{path}: params.yaml not found; run from the project or set XRAYSEP_ROOT")
-    return _load_params(path, path.stat().st_mtime_ns)
+    with path.open() as handle:
+        return yaml.safe_load(handle) or {}
 
 
 def preset(name: str) -> dict[str, Any]:

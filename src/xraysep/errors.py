@@ -8,3 +8,10 @@ instead of a traceback. Anything else escaping is a bug and keeps its traceback.
 
 class InputError(Exception):
     """Bad input from the user: a file, a name, an option. The message is shown verbatim."""
+
+
+def reason(error: BaseException) -> str:
+    """The first line of a library's exception, for a one-line message: decoders and
+    ``torch.load`` explain over many lines, and the first one says what went wrong."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import dask.array as da
 import numpy as np
 import torch
 from torch import nn
 
 from xraysep.core import device as devices
+from xraysep.core.preprocess import unit_scale
 
 Reader = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> (h, w, 3) float32 in [0, 1]
 
@@ -26,6 +28,14 @@ def windows(region: tuple[slice, slice], tile: int) -> Iterator[tuple[slice, sli
     for y in range(ys.start, ys.stop, tile):
         for x in range(xs.start, xs.stop, tile):
             yield slice(y, min(y + tile, ys.stop)), slice(x, min(x + tile, xs.stop))
+
+
+def centre_window(shape: tuple[int, int], size: int) -> tuple[slice, slice]:
+    """A centred window of at most ``size``²: previews and checks that stay cheap on
+    gigapixel panels and cover small panels whole."""
+    (h, w), (ph, pw) = shape, (min(size, shape[0]), min(size, shape[1]))
+    top, left = (h - ph) // 2, (w - pw) // 2
+    return slice(top, top + ph), slice(left, left + pw)
 
 
 def with_halo(window: slice, halo: int, size: int) -> slice:
@@ -89,3 +99,31 @@ def separate(
         f"{side}_xray": predict(branch, photographs[side], halo=halo, tile=tile, device=device)
         for side, branch in sides.items()
     }
+
+
+def map_module(
+    stack: da.Array,
+    load_module: Callable[[], nn.Module],
+    *,
+    halo: int,
+    tile: int,
+    device: torch.device,
+) -> da.Array:
+    """A module over a dask (H, W, C) array (any dtype, scaled to [0, 1] per block):
+    ``map_overlap`` hands each block its halo from the neighbours (none beyond the image
+    border, where the network zero-pads as on the whole image), runs it in tiles, and trims the
+    halo again, so the result equals whole-image inference. ``load_module`` is called in the
+    worker, so a distributed cluster loads the weights itself instead of receiving them."""
+
+    def block(chunk: np.ndarray) -> np.ndarray:
+        return predict(load_module(), unit_scale(chunk), halo=halo, tile=tile, device=device)
+
+    return stack.map_overlap(
+        block,
+        depth={0: halo, 1: halo, 2: 0},
+        boundary="none",
+        trim=True,
+        drop_axis=2,
+        dtype=np.float32,
+        meta=np.empty((0, 0), dtype=np.float32),
+    )

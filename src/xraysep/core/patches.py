@@ -2,17 +2,19 @@
 
 The paper cuts 64×64 patch triplets (front, back, X-ray) with stride 12, so neighbouring
 patches overlap by 52 pixels: ``floor((H − 64) / 12) + 1`` rows of patches, e.g. 66 × 48 = 3168
-for an 852×630 detail. Patches are gathered from one (C, H, W) tensor by their origins, so the
-grid costs nothing until a batch is drawn.
+for an 852×630 detail. Patches are read by their origins through a reader (an in-memory stack or
+the zarr store), so the grid costs nothing until a batch is drawn.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 
+from xraysep.core.training import Reader
 from xraysep.errors import InputError
 
 
@@ -26,24 +28,27 @@ def patch_origins(shape: tuple[int, int], patch: int, stride: int) -> np.ndarray
     return np.stack(np.meshgrid(ys, xs, indexing="ij"), axis=-1).reshape(-1, 2)
 
 
-def gather(stack: torch.Tensor, origins: np.ndarray, patch: int) -> torch.Tensor:
-    """Cut the patches at ``origins`` out of a (C, H, W) tensor -> (N, C, patch, patch)."""
-    return torch.stack([stack[:, y : y + patch, x : x + patch] for y, x in origins.tolist()])
-
-
 class PatchSampler:
-    """Endless minibatches of grid patches: shuffled passes over the grid, seeded.
+    """Endless minibatches of grid patches: shuffled passes over the grid, seeded. One
+    iteration is one pass: ``ceil(patches / batch_size)`` steps.
 
     Its state (the generator and the rest of the current pass) is saved in checkpoints, so
     a resumed run draws exactly the batches an uninterrupted one would have.
     """
 
     def __init__(
-        self, stack: torch.Tensor, patch: int, stride: int, batch_size: int, seed: int
+        self,
+        read: Reader,
+        shape: tuple[int, int],
+        patch: int,
+        stride: int,
+        batch_size: int,
+        seed: int,
     ) -> None:
-        self.stack, self.patch = stack, patch
-        self.origins = patch_origins(tuple(stack.shape[1:]), patch, stride)
+        self.read, self.patch = read, patch
+        self.origins = patch_origins(shape, patch, stride)
         self.batch_size = min(batch_size, len(self.origins))
+        self.steps_per_iteration = math.ceil(len(self.origins) / self.batch_size)
         self.rng = np.random.default_rng(seed)
         self._order = np.empty(0, dtype=np.int64)
 
@@ -54,7 +59,10 @@ class PatchSampler:
         return self.origins[batch]
 
     def next(self) -> torch.Tensor:
-        return gather(self.stack, self.next_origins(), self.patch)
+        p = self.patch
+        return torch.stack(
+            [self.read(slice(y, y + p), slice(x, x + p)) for y, x in self.next_origins().tolist()]
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state, "order": self._order.tolist()}

@@ -1,7 +1,10 @@
 """The training loop: fit a model to the mixed X-ray, one minibatch per iteration.
 
 The loop is shared by every method; what differs comes in as a *loss* (model, batch) ->
-scalar and a *sampler* of batches. The paper's loss (Eq. 2) is
+scalar and a *sampler* of batches. An *iteration* is what the protocol calls one: for the
+paper's patch protocol a pass over the whole patch grid (its "300 iterations" over 966 or
+3168 patch triplets), for crop training one optimiser step; the sampler says how many
+optimiser steps an iteration takes. The paper's loss (Eq. 2) is
 ``mean((x − (branch_1(y_a) + branch_2(y_b)))²)`` over patch triplets. Everything that changes
 the result (seed, learning rate, batch size, optimiser) is in :class:`TrainSettings`, filled
 from ``params.yaml`` and logged to MLflow. A :class:`Checkpoint` holds everything the loop
@@ -11,6 +14,8 @@ resumed from one ends with exactly the weights of an uninterrupted run.
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -26,10 +31,15 @@ from xraysep.errors import InputError
 OPTIMISERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 Loss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+Reader = Callable[[slice, slice], torch.Tensor]  # (rows, cols) -> (7, h, w) training channels
+SAMPLINGS = ("patches", "crops")
+SCHEDULES = ("constant", "cosine")
 
 
 class Sampler(Protocol):
     """Endless minibatches (N, 7, h, w): front-slot RGB, back-slot RGB, mixed X-ray."""
+
+    steps_per_iteration: int
 
     def next(self) -> torch.Tensor: ...
     def state_dict(self) -> dict[str, Any]: ...
@@ -38,13 +48,21 @@ class Sampler(Protocol):
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """How one network is trained. ``sampling`` is ``patches`` (the paper's grid of ``patch``²
+    windows at ``stride``; an iteration is a pass over the grid) or ``crops`` (random
+    ``crop``² windows, or the whole image; an iteration is one step)."""
+
     iterations: int
     batch_size: int
     lr: float
     optimizer: str
+    sampling: str
     patch: int
     stride: int
+    crop: int
     seed: int
+    schedule: str = "constant"
+    warmup: int = 0
     checkpoint_every: int = 0
 
     @classmethod
@@ -55,14 +73,28 @@ class TrainSettings:
             raise InputError(
                 f"optimizer {preset['optimizer']!r}: unknown; choose one of {', '.join(OPTIMISERS)}"
             )
+        sampling = preset.get("sampling", "patches")
+        if sampling not in SAMPLINGS:
+            raise InputError(
+                f"sampling {sampling!r}: unknown; choose one of {', '.join(SAMPLINGS)}"
+            )
+        schedule = preset.get("schedule", "constant")
+        if schedule not in SCHEDULES:
+            raise InputError(
+                f"schedule {schedule!r}: unknown; choose one of {', '.join(SCHEDULES)}"
+            )
         settings = cls(
             iterations=int(iterations if iterations is not None else preset["iterations"]),
             batch_size=int(preset["batch_size"]),
             lr=float(preset["lr"]),
             optimizer=str(preset["optimizer"]),
-            patch=int(preset["patch"]),
-            stride=int(preset["stride"]),
+            sampling=sampling,
+            patch=int(preset.get("patch", 0)),
+            stride=int(preset.get("stride", 0)),
+            crop=int(preset.get("crop", 0)),
             seed=seed,
+            schedule=schedule,
+            warmup=int(preset.get("warmup", 0)),
             checkpoint_every=int(checkpoint_every),
         )
         if settings.iterations < 1:
@@ -72,10 +104,22 @@ class TrainSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def learning_rate(self, step: int, steps: int) -> float:
+        """The rate at ``step`` of ``steps``: constant (the paper), or a linear warm-up over
+        ``warmup`` steps then a cosine decay to zero, which lets full-image steps settle
+        into a minimum instead of rattling around it. A pure function of the step, so a
+        resumed run follows the same schedule."""
+        if self.schedule == "constant":
+            return self.lr
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        progress = (step - self.warmup) / max(1, steps - self.warmup)
+        return self.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
 
 @dataclass
 class Checkpoint:
-    """The loop's whole state after ``step`` iterations."""
+    """The loop's whole state after ``step`` optimiser steps."""
 
     step: int
     losses: list[float]
@@ -85,9 +129,14 @@ class Checkpoint:
 
 
 def to_stack(first: np.ndarray, second: np.ndarray, xray: np.ndarray) -> torch.Tensor:
-    """(H, W, 3), (H, W, 3), (H, W) -> one (7, H, W) float32 tensor, channels first."""
+    """(h, w, 3), (h, w, 3), (h, w) -> one (7, h, w) float32 tensor, channels first."""
     joined = np.concatenate([first, second, xray[..., None]], axis=-1)
     return torch.from_numpy(np.ascontiguousarray(joined.transpose(2, 0, 1), dtype=np.float32))
+
+
+def stack_reader(stack: torch.Tensor) -> Reader:
+    """Windows of an in-memory (7, H, W) stack."""
+    return lambda ys, xs: stack[:, ys, xs]
 
 
 def two_branch_loss(net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -106,9 +155,12 @@ def fit(
     on_step: Callable[[int, float], None] = lambda step, loss: None,
     start: Checkpoint | None = None,
     save: Callable[[Checkpoint], None] | None = None,
+    wrap: Callable[[nn.Module], nn.Module] = lambda module: module,
 ) -> list[float]:
-    """Train ``model`` in place for ``settings.iterations`` steps (continuing from ``start``);
-    calls ``save`` every ``settings.checkpoint_every`` steps. Returns the loss of every step."""
+    """Train ``model`` in place for ``settings.iterations`` iterations (continuing from
+    ``start``); calls ``save`` every ``settings.checkpoint_every`` optimiser steps. ``wrap``
+    gives the module the forward pass runs through (DistributedDataParallel,
+    ``torch.compile``), applied after the weights are in place. Returns every step's loss."""
     model.to(device=device, memory_format=devices.memory_format(device)).train()
     optimiser = OPTIMISERS[settings.optimizer](model.parameters(), lr=settings.lr)
     losses: list[float] = []
@@ -117,10 +169,14 @@ def fit(
         optimiser.load_state_dict(start.optimiser)
         sampler.load_state_dict(start.sampler)
         losses = list(start.losses)
-    for step in range(len(losses), settings.iterations):
+    forward = wrap(model)
+    steps = settings.iterations * sampler.steps_per_iteration
+    for step in range(len(losses), steps):
+        for group in optimiser.param_groups:
+            group["lr"] = settings.learning_rate(step, steps)
         batch = devices.to_device(sampler.next(), device)
         with devices.autocast(device):
-            loss = loss_fn(model, batch)
+            loss = loss_fn(forward, batch)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -128,13 +184,13 @@ def fit(
         on_step(step, losses[-1])
         done = step + 1
         every = settings.checkpoint_every
-        if save and every and done % every == 0 and done < settings.iterations:
+        if save and every and done % every == 0 and done < steps:
             save(
                 Checkpoint(
                     step=done,
                     losses=list(losses),
                     model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                    optimiser=optimiser.state_dict(),
+                    optimiser=copy.deepcopy(optimiser.state_dict()),  # a snapshot, not a view
                     sampler=sampler.state_dict(),
                 )
             )

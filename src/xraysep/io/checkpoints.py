@@ -9,6 +9,8 @@ data, other settings) is never resumed by mistake.
 
 from __future__ import annotations
 
+import functools
+import pickle
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,7 +22,7 @@ from xraysep.core.network import NetConfig, TwoBranchNet
 from xraysep.core.separator import Separator
 from xraysep.core.shared import SharedConfig, SharedModel
 from xraysep.core.training import Checkpoint
-from xraysep.errors import InputError
+from xraysep.errors import InputError, reason
 from xraysep.io.atomic import atomic_file
 
 FORMAT = 1
@@ -69,13 +71,22 @@ def save(path: Path, model: Model, meta: dict[str, Any]) -> None:
         torch.save(payload, temporary)
 
 
+def _refusal(error: Exception) -> str:
+    """Why ``torch.load`` refused a file, in one line. For a file that is not plain tensors
+    its message leads with advice to retry with ``weights_only=False``, which would run code
+    from a file of unknown origin: say what the refusal means instead."""
+    if isinstance(error, pickle.UnpicklingError):
+        return "not a file of tensors that torch can load safely"
+    return reason(error)
+
+
 def _load(path: Path, kinds: tuple[str, ...], hint: str) -> tuple[Model, dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"{path}: model not found; {hint}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: not a readable xraysep model ({error})") from error
+        raise InputError(f"{path}: not a readable xraysep model ({_refusal(error)})") from error
     if not isinstance(payload, dict) or payload.get("kind") not in kinds:
         raise InputError(f"{path}: not an xraysep {' or '.join(kinds)} model")
     model = _build(payload["kind"], payload["config"])
@@ -98,6 +109,13 @@ def load_combined(path: Path, hint: str = "combine first") -> tuple[CombinedMode
 def load_separator(path: Path, hint: str = "combine first") -> tuple[Separator, dict[str, Any]]:
     """Any method's combined model (``core.separator``)."""
     return _load(path, SEPARATORS, hint)
+
+
+@functools.lru_cache(maxsize=4)
+def separator_on(path: str, version: str, device: str) -> Separator:
+    """The separator at ``path`` on ``device``, loaded once per process and version: dask
+    workers call this for every block."""
+    return load_separator(Path(path))[0].to(torch.device(device))
 
 
 class Resume(NamedTuple):
@@ -123,7 +141,9 @@ def load_resume(path: Path, fingerprint: dict[str, Any]) -> Resume | None:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: unreadable training checkpoint ({error}); delete it") from error
+        raise InputError(
+            f"{path}: unreadable training checkpoint ({_refusal(error)}); delete it"
+        ) from error
     if payload.get("fingerprint") != fingerprint:
         return None
     checkpoint = Checkpoint(

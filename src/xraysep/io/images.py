@@ -1,22 +1,30 @@
 """The one module that opens image files: TIFF (also BigTIFF), PNG and JPEG.
 
 Reading checks what the rest of the code relies on: that the file is a decodable image, that
-an RGB image has three channels and a grey one none, and that float data are finite. Every
-failure is an :class:`InputError` naming the file. Writing produces the files people look at:
-16-bit TIFF for analysis and 8-bit PNG previews, both written atomically.
+an RGB image has three channels and a grey one none, that float data are finite, and (from
+the file's header, before any pixel is decoded) that the image is within the size limit.
+TIFF and PNG keep their full depth (16-bit colour too); a TIFF that the decoder complains
+about while reading (missing strips, bad offsets) is refused rather than read with holes.
+Every failure is an :class:`InputError` naming the file. Writing produces the files people
+look at: 16-bit TIFF for analysis and 8-bit PNG previews, both written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import imagecodecs
 import numpy as np
 import tifffile
 from PIL import Image
 
-from xraysep.errors import InputError
+from xraysep.errors import InputError, reason
 from xraysep.io.atomic import atomic_file
 
 Kind = Literal["rgb", "grey"]
@@ -31,16 +39,76 @@ def sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _decode(path: Path) -> np.ndarray:
+class _Complaints(logging.Handler):
+    """Collects what a decoder logs instead of raising (it then goes on with holes)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().splitlines()[0])
+
+
+@contextlib.contextmanager
+def _tiff_complaints() -> Iterator[list[str]]:
+    logger = logging.getLogger("tifffile")
+    handler, propagate = _Complaints(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # not on the terminal: they become the error message
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _check_size(path: Path, height: int, width: int, max_megapixels: float | None) -> None:
+    if max_megapixels is not None and height * width > max_megapixels * 1e6:
+        raise InputError(
+            f"{path}: {height * width / 1e6:.1f} megapixels ({width}×{height}) exceeds the "
+            f"limit of {max_megapixels} (ingest.max_megapixels in params.yaml)"
+        )
+
+
+def _decode_tiff(path: Path, max_megapixels: float | None) -> np.ndarray:
+    with _tiff_complaints() as complaints, tifffile.TiffFile(path) as tif:
+        series = tif.series[0] if tif.series else None
+        if series is None or "Y" not in series.axes or "X" not in series.axes:
+            because = f" ({complaints[0]})" if complaints else ""
+            raise InputError(f"{path}: holds no image; the file is damaged or truncated{because}")
+        sizes = dict(zip(series.axes, series.shape, strict=True))
+        stacked = {axis: n for axis, n in sizes.items() if axis not in "YXS" and n > 1}
+        if stacked:
+            raise InputError(
+                f"{path}: holds {math.prod(stacked.values())} images (axes {series.axes}); "
+                "expected a single image"
+            )
+        _check_size(path, sizes["Y"], sizes["X"], max_megapixels)
+        array = series.asarray()
+    if complaints:
+        raise InputError(
+            f"{path}: damaged TIFF, refused rather than read with gaps ({complaints[0]})"
+        )
+    return array
+
+
+def _decode_pil(path: Path, max_megapixels: float | None) -> np.ndarray:
+    with Image.open(path) as image:  # reads the header only
+        _check_size(path, image.height, image.width, max_megapixels)
+        if image.format == "PNG":  # Pillow would cut 16-bit colour to 8 bits
+            return imagecodecs.png_decode(path.read_bytes())
+        if image.mode == "P":
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        return np.asarray(image)
+
+
+def _decode(path: Path, max_megapixels: float | None) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix in TIFF_SUFFIXES:
-        with tifffile.TiffFile(path) as tif:
-            return tif.asarray()
+        return _decode_tiff(path, max_megapixels)
     if suffix in PIL_SUFFIXES:
-        with Image.open(path) as image:
-            if image.mode == "P":
-                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-            return np.asarray(image)
+        return _decode_pil(path, max_megapixels)
     raise InputError(f"{path}: unsupported file type {suffix!r}; use TIFF, PNG or JPEG")
 
 
@@ -64,17 +132,18 @@ def _as_layout(array: np.ndarray, kind: Kind, path: Path) -> np.ndarray:
 def read_image(path: Path, kind: Kind, max_megapixels: float | None = None) -> np.ndarray:
     """Decode ``path`` as an RGB (H, W, 3) or grey (H, W) array in its stored dtype."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected an image file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
     try:
-        array = _decode(path)
+        array = _decode(path, max_megapixels)
     except InputError:
         raise
     except Exception as error:  # decoders raise many types for corrupt or truncated files
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{path}: cannot decode image ({reason})") from error
+        raise InputError(f"{path}: cannot decode image ({reason(error)})") from error
     array = _as_layout(array, kind, path)
     if array.dtype == np.bool_ or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
@@ -82,12 +151,6 @@ def read_image(path: Path, kind: Kind, max_megapixels: float | None = None) -> n
         raise InputError(f"{path}: unsupported pixel type {array.dtype}")
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         raise InputError(f"{path}: contains NaN or infinite values")
-    if max_megapixels is not None and array.shape[0] * array.shape[1] > max_megapixels * 1e6:
-        megapixels = array.shape[0] * array.shape[1] / 1e6
-        raise InputError(
-            f"{path}: {megapixels:.1f} megapixels exceeds the limit of {max_megapixels} "
-            "(ingest.max_megapixels in params.yaml)"
-        )
     return array
 
 

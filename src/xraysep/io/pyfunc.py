@@ -16,6 +16,7 @@ Serving is for crops and previews (JSON pixels are bulky); whole panels go throu
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ from xraysep.core import device as devices
 from xraysep.core.inference import predict
 from xraysep.core.separator import stack
 
-MAX_PIXELS = 4_000_000  # per request: larger images belong in `xraysep separate`
+# per request: larger images belong in `xraysep separate`. The server parses a request's JSON
+# before the model sees it (about 1 GB of memory for 4 megapixels), so an operator may set a
+# lower limit for the server process with XRAYSEP_SERVE_MAX_PIXELS.
+MAX_PIXELS = int(os.environ.get("XRAYSEP_SERVE_MAX_PIXELS", 4_000_000))
 TILE = 512
 
 SIGNATURE = ModelSignature(
@@ -80,8 +84,10 @@ def check_request(model_input: Any) -> dict[str, np.ndarray]:
             array = np.asarray(model_input[key], dtype=np.float32)
         except (TypeError, ValueError) as error:
             raise _refuse(f"{key!r} must be numbers ({error})") from error
-        if array.ndim != 3 or array.shape[-1] != 3:
-            raise _refuse(f"{key!r} has shape {array.shape}; expected (height, width, 3)")
+        if array.ndim != 3 or array.shape[-1] != 3 or array.size == 0:
+            raise _refuse(
+                f"{key!r} has shape {array.shape}; expected (height, width, 3), at least 1×1"
+            )
         if array.shape[0] * array.shape[1] > MAX_PIXELS:
             raise _refuse(
                 f"{key!r} has {array.shape[0] * array.shape[1]} pixels; at most "

@@ -4,7 +4,8 @@ A panel is the group ``data/panels/<name>.zarr`` with arrays ``front`` and ``bac
 the back already mirrored into the X-ray frame), ``xray`` (H, W; stretched to [0, 1]) and, for
 synthetic panels, ``truth/front_xray`` and ``truth/back_xray``. Chunks are 512×512 for cheap
 random reads; shards of up to 4096×4096 pack them into few files so DVC tracks few objects.
-Stores are built in a temporary folder and renamed into place, never edited in place.
+Stores are built in a temporary folder and renamed into place, never edited in place; what a
+killed writer left behind is recovered before a store is opened or written.
 """
 
 from __future__ import annotations
@@ -21,23 +22,26 @@ from zarr.codecs import ZstdCodec
 
 from xraysep.core.preprocess import unit_scale
 from xraysep.errors import InputError
-from xraysep.io.atomic import atomic_dir
+from xraysep.io.atomic import atomic_dir, recover
 
 CHUNK = 512
 SHARD = 4096
 SIDES = ("front", "back")
 
 
-def _layout(shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _layout(shape: tuple[int, ...], shard: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Inner chunks and shards for an (H, W[, C]) array; shards are whole numbers of chunks."""
-    chunks = tuple(CHUNK for _ in shape[:2]) + tuple(shape[2:])
-    shards = tuple(min(SHARD, math.ceil(n / CHUNK) * CHUNK) for n in shape[:2]) + tuple(shape[2:])
+    chunk = min(CHUNK, shard)
+    chunks = tuple(chunk for _ in shape[:2]) + tuple(shape[2:])
+    shards = tuple(min(shard, math.ceil(n / chunk) * chunk) for n in shape[:2]) + tuple(shape[2:])
     return chunks, shards
 
 
-def create_image_array(group: zarr.Group, name: str, shape: tuple[int, ...], dtype: Any):
+def create_image_array(
+    group: zarr.Group, name: str, shape: tuple[int, ...], dtype: Any, shard: int = SHARD
+):
     """An empty sharded, zstd-compressed image array in ``group``."""
-    chunks, shards = _layout(shape)
+    chunks, shards = _layout(shape, shard)
     return group.create_array(
         name,
         shape=shape,
@@ -103,8 +107,17 @@ class Panel:
         return self.group[f"truth/{side}_xray"][:]
 
 
+def panel_exists(path: Path) -> bool:
+    """Whether a panel store is at ``path``, counting one that a killed replacement had set
+    aside (it is put back), so that ``--overwrite`` is still needed to replace it."""
+    recover(path.parent)
+    return path.exists()
+
+
 def open_panel(path: Path, name: str) -> Panel:
-    """Open an existing panel store or explain how to make one."""
+    """Open an existing panel store or explain how to make one; a previous version that an
+    interrupted replacement had set aside is put back first (:func:`~xraysep.io.atomic.recover`)."""
+    recover(path.parent)
     if not (path / "zarr.json").is_file():
         raise InputError(
             f"{path}: panel {name!r} not found; create it with `xraysep ingest` or `xraysep synth`"

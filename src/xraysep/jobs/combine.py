@@ -26,7 +26,7 @@ from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.baselines import HalfModel, LinearModel
 from xraysep.core.combined import ORDERS, CombinedModel
-from xraysep.core.inference import predict
+from xraysep.core.inference import centre_window, predict
 from xraysep.core.methods import SHARED, check_method
 from xraysep.core.metrics import reconstruction
 from xraysep.core.separator import Separator, stack
@@ -37,13 +37,6 @@ from xraysep.io.figures import display
 
 PREVIEW = 1024
 EXAMPLE = 16  # side of the input example logged with the pyfunc
-
-
-def preview_window(shape: tuple[int, int], size: int = PREVIEW) -> tuple[slice, slice]:
-    """A centred window of at most ``size``², so previews stay cheap on gigapixel panels."""
-    (h, w), (ph, pw) = shape, (min(size, shape[0]), min(size, shape[1]))
-    top, left = (h - ph) // 2, (w - pw) // 2
-    return slice(top, top + ph), slice(left, left + pw)
 
 
 def orderings(name: str, rule: str) -> tuple[CombinedModel, dict[str, Any]]:
@@ -114,7 +107,7 @@ def combine(
     panel = store.open_panel(where.store, name)
     target = devices.resolve(device or config.params()["train"]["device"])
     tile = int(config.params()["separate"]["tile"])
-    window = preview_window(panel.shape)
+    window = centre_window(panel.shape, PREVIEW)
     photographs = stack(
         panel.rgb("front", *window), panel.rgb("back", *window), panel.xray(*window)
     )

@@ -8,6 +8,7 @@ stretches the X-ray and writes everything into ``data/panels/<name>.zarr`` in on
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,14 +27,20 @@ def _source(path: Path) -> dict[str, str]:
 
 
 def _rgb_for_store(array: np.ndarray, path: Path) -> np.ndarray:
-    """Keep 8/16-bit photographs as they are; floats must already be in [0, 1]."""
+    """Keep 8/16-bit photographs as they are; floats must already be in [0, 1], other integer
+    types are scaled by their type's maximum to 16 bits (negative values have no meaning)."""
     if array.dtype in (np.uint8, np.uint16):
         return array
     if np.issubdtype(array.dtype, np.floating):
         if array.min() < 0.0 or array.max() > 1.0:
-            raise InputError(f"{path}: float RGB values must lie in [0, 1]")
+            raise InputError(
+                f"{path}: float RGB values must lie in [0, 1] "
+                f"(found {array.min():g} to {array.max():g})"
+            )
         return images.to_uint16(array)
-    return (array.astype(np.float64) / np.iinfo(array.dtype).max * 65535).astype(np.uint16)
+    if array.min() < 0:
+        raise InputError(f"{path}: negative values in an RGB photograph ({array.dtype})")
+    return images.to_uint16(array / np.iinfo(array.dtype).max)
 
 
 def ingest(
@@ -46,10 +53,15 @@ def ingest(
     truth_front: Path | None = None,
     truth_back: Path | None = None,
     overwrite: bool = False,
+    made_by: dict[str, Any] | None = None,
 ) -> Path:
-    """Build the panel store ``name`` from image files; returns the store's path."""
+    """Build the panel store ``name`` from image files; returns the store's path.
+
+    ``made_by`` records how the files were made (synth's settings and seed) in the store's
+    attributes, so a panel can be rebuilt exactly from them.
+    """
     where = config.paths(name)
-    if where.store.exists() and not overwrite:
+    if store.panel_exists(where.store) and not overwrite:
         raise InputError(f"{where.store}: panel {name!r} exists; pass --overwrite to replace it")
     if (truth_front is None) != (truth_back is None):
         raise InputError("ground truth needs both --truth-front and --truth-back")
@@ -105,6 +117,7 @@ def ingest(
                     "high": high,
                     "source_dtype": str(raw.dtype),
                 },
+                **({"made_by": made_by} if made_by else {}),
             }
         }
         bar.update(task, status=f"writing {where.store.name}")

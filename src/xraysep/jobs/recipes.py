@@ -1,15 +1,16 @@
 """What ``train`` fits for each trained network: an ordering of the paper's two-branch
 network (``12``, ``21``) or the shared colour map (``shared``).
 
-A recipe holds the model (initialised), its loss, the photographs of its two input slots,
-the settings of the training loop and a description of the architecture (logged to MLflow and
-part of the resume fingerprint), and knows how to turn the trained model into the two images
-whose sum reconstructs the mixture, for the run's metrics and previews.
+A recipe holds the model (initialised from the panel where it needs to be), its loss, which
+photograph feeds each of its two inputs, the settings of the training loop and a description
+of the architecture (logged to MLflow and part of the resume fingerprint), and knows how to
+turn the trained model into the two images whose sum reconstructs the mixture, for the run's
+metrics and previews.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,13 +18,16 @@ from torch import nn
 
 from xraysep import config
 from xraysep.core.combined import ORDERS, slot_input
-from xraysep.core.inference import predict
+from xraysep.core.inference import centre_window, predict, predict_region
 from xraysep.core.methods import SHARED
 from xraysep.core.network import NetConfig, TwoBranchNet, parameter_count
 from xraysep.core.separator import stack
 from xraysep.core.shared import SharedConfig, SharedModel, shared_loss
 from xraysep.core.training import Loss, TrainSettings, two_branch_loss
 from xraysep.errors import InputError
+from xraysep.io.store import Panel
+
+PALETTE_WINDOW = 1024  # the shared map's palette is found in a centred window of this side
 
 
 @dataclass
@@ -31,15 +35,11 @@ class Recipe:
     key: str
     model: nn.Module
     loss: Loss
-    first: np.ndarray
-    second: np.ndarray
+    slots: tuple[str, str]  # the photograph ("front" or "back") each input reads
     preset: str
     settings: TrainSettings
     description: dict
-
-    @property
-    def halo(self) -> int:
-        return self.model.halo if isinstance(self.model, SharedModel) else self.model.config.radius
+    halo: int
 
     def params(self) -> dict:
         """What MLflow records about the architecture."""
@@ -49,27 +49,35 @@ class Recipe:
         }
         return flat | {"parameters": parameter_count(self.model)}
 
-    def images(self, xray: np.ndarray, tile: int, device: torch.device) -> dict[str, np.ndarray]:
-        """The trained model's two images of the panel (they should sum to ``xray``), named
-        for previews. The shared model first gets its offsets (the rule of ``set_offsets``)."""
+    def images(
+        self, panel: Panel, window: tuple[slice, slice], tile: int, device: torch.device
+    ) -> dict[str, np.ndarray]:
+        """The trained model's two images of ``window`` (they should sum to the X-ray there),
+        named for previews. The shared model first gets its offsets (``set_offsets``)."""
         if isinstance(self.model, SharedModel):
+            first, second = (panel.rgb(side, *window) for side in self.slots)
+            xray = panel.xray(*window)
             with torch.no_grad():
-                self.model.set_offsets(
-                    *(_tensor(a, device) for a in (self.first, self.second, xray))
-                )
-            photographs = stack(self.first, self.second)
+                self.model.set_offsets(*(_tensor(a, device) for a in (first, second, xray)))
+            photographs = stack(first, second)
             return {
                 f"shared_{side}": predict(
                     module, photographs, halo=self.halo, tile=tile, device=device
                 )
                 for side, module in self.model.sides().items()
             }
-        pairs = zip(self.model.branches, (self.first, self.second), strict=True)
+        inputs = zip(self.model.branches, self.slots, strict=True)
         return {
-            f"order{self.key}_slot{slot}": predict(
-                branch, image, halo=self.halo, tile=tile, device=device
+            f"order{self.key}_slot{slot}": predict_region(
+                branch,
+                lambda ys, xs, side=side: panel.rgb(side, ys, xs),
+                panel.shape,
+                window,
+                halo=self.halo,
+                tile=tile,
+                device=device,
             )
-            for slot, (branch, image) in enumerate(pairs, start=1)
+            for slot, (branch, side) in enumerate(inputs, start=1)
         }
 
 
@@ -81,14 +89,14 @@ def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def recipe(
     key: str,
-    photographs: dict[str, np.ndarray],
+    panel: Panel,
     *,
     preset: str | None,
     seed: int,
     iterations: int | None,
     checkpoint_every: int,
 ) -> Recipe:
-    """The recipe of trained network ``key`` (``12``, ``21`` or ``shared``) on these photographs."""
+    """The recipe of trained network ``key`` (``12``, ``21`` or ``shared``) on ``panel``."""
     if key == SHARED:
         if preset is not None:
             raise InputError(
@@ -96,23 +104,15 @@ def recipe(
                 "settings from the `shared` section of params.yaml"
             )
         section = config.params()["shared"]
-        shape = photographs["front"].shape[:2]
         settings = TrainSettings.from_preset(section, seed, iterations, checkpoint_every)
-        settings = replace(settings, patch=min(settings.patch, *shape))
         shared = SharedConfig.from_params(section)
         torch.manual_seed(seed)
         model = SharedModel(shared)
-        model.init_palettes(photographs["front"], photographs["back"], seed)
+        window = centre_window(panel.shape, PALETTE_WINDOW)
+        model.init_palettes(panel.rgb("front", *window), panel.rgb("back", *window), seed)
         description = {"method": SHARED, **shared.to_dict()}
         return Recipe(
-            key,
-            model,
-            shared_loss,
-            photographs["front"],
-            photographs["back"],
-            SHARED,
-            settings,
-            description,
+            key, model, shared_loss, ("front", "back"), SHARED, settings, description, model.halo
         )
     if key not in ORDERS:
         raise InputError(f"order {key!r}: unknown; choose 12 (front, back) or 21 (back, front)")
@@ -121,7 +121,7 @@ def recipe(
     settings = TrainSettings.from_preset(values, seed, iterations, checkpoint_every)
     net_config = NetConfig.from_preset(values)
     torch.manual_seed(seed)
-    first, second = (photographs[slot_input(key, slot)] for slot in (1, 2))
+    slots = (slot_input(key, 1), slot_input(key, 2))
     description = {"channels": list(net_config.channels), "kernel": net_config.kernel}
     net = TwoBranchNet(net_config)
-    return Recipe(key, net, two_branch_loss, first, second, name, settings, description)
+    return Recipe(key, net, two_branch_loss, slots, name, settings, description, net_config.radius)

@@ -1,27 +1,42 @@
-"""Separate: run the combined model over a whole panel, zarr to zarr, in bounded memory.
+"""Separate: run the combined model over whole panels, zarr to zarr, in bounded memory.
 
-The panel is processed one shard-sized block at a time (each block read tile by tile with a
-halo of the model's receptive field), and each block is written whole into the results store
-``data/separated/<panel>.zarr`` under group ``<model-version>/`` with arrays ``front_xray``
-and ``back_xray`` and, for methods with more than one estimate of the split, ``uncertainty``:
-per pixel, how far apart those estimates are (``core.separator``), i.e. where not to trust the
-result. The version group is built under a temporary name and renamed into place. People get
-16-bit TIFFs and PNG previews under ``reports/<panel>/`` (the uncertainty as a heat map).
+The panel's stack (front RGB, back RGB, mixed X-ray: ``core.separator``) becomes a dask array
+over the panel store in blocks of ``separate.block`` pixels; ``core.inference.map_module``
+runs each of the model's outputs on every block with its halo (``map_overlap``), so the
+result equals whole-image inference while memory stays bounded by the blocks in flight.
+Results are stored block by block into ``data/separated/<panel>.zarr/<model-version>/``:
+arrays ``front_xray``, ``back_xray`` and, for methods with more than one estimate of the
+split, ``uncertainty`` (per pixel, how far apart those estimates are: where not to trust the
+result). The shards are the blocks, so no shard is rewritten or written by two threads at
+once; the version group is built under a temporary name and renamed into place. Several
+panels are separated in one dask computation, on local threads or on a ``dask.distributed``
+cluster given its address. People get 16-bit TIFFs and PNG previews under
+``reports/<panel>/`` (the uncertainty as a heat map).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import dask
+import dask.array as da
 import mlflow
 import numpy as np
+import torch
 import zarr
+from dask.callbacks import Callback
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core.inference import predict_region
-from xraysep.core.separator import stack
+from xraysep.core.inference import map_module
+from xraysep.core.preprocess import unit_scale
+from xraysep.errors import InputError
 from xraysep.io import checkpoints, images, store, tracking
 from xraysep.io.atomic import atomic_dir
 from xraysep.io.console import err, progress
@@ -42,79 +57,189 @@ def ensure_results_store(path: Path) -> None:
             zarr.open_group(temporary, mode="w", zarr_format=3)
 
 
-def separate(name: str, *, model: Path | None = None, device: str | None = None) -> Path:
-    """Separate panel ``name`` with the combined model; returns the results group's path."""
-    where = config.paths(name)
-    model_path = Path(model) if model else where.combine_model
-    panel = store.open_panel(where.store, name)
-    model, _ = checkpoints.load_separator(model_path, f"run `xraysep combine {name}` first")
-    target = devices.resolve(device or config.params()["train"]["device"])
-    tile = int(config.params()["separate"]["tile"])
-    model.to(target)
-    outputs = {f"{side}_xray": module for side, module in model.sides().items()}
+def outputs(model: checkpoints.Separator) -> dict[str, torch.nn.Module]:
+    """What a separation writes: each side's X-ray, and the uncertainty where there is one."""
+    modules = {f"{side}_xray": module for side, module in model.sides().items()}
     if (spread := model.spread()) is not None:
-        outputs["uncertainty"] = spread
-    version = model_version(model_path)
-    shape = panel.shape
-    ensure_results_store(where.separated_store)
-    blocks = list(store.blocks(shape))
+        modules["uncertainty"] = spread
+    return modules
 
-    start = time.perf_counter()
-    with atomic_dir(where.separated_store / version) as temporary, progress() as bar:
-        group = zarr.open_group(
-            temporary,
-            mode="w",
-            zarr_format=3,
-            attributes={
-                "model": str(model_path),
-                "model_version": version,
-                "method": model.method,
-                "panel": name,
-            },
+
+def output_module(path: str, version: str, device: str, output: str) -> torch.nn.Module:
+    """The module that makes ``output``; module-level so dask can ship it to workers."""
+    return outputs(checkpoints.separator_on(path, version, device))[output]
+
+
+def panel_stack(panel: store.Panel, block: int) -> da.Array:
+    """The panel's (H, W, 7) float32 stack as a dask array in ``block``² blocks."""
+    photographs = [
+        da.from_zarr(panel.group[side], chunks=(block, block, 3)).map_blocks(
+            unit_scale, dtype=np.float32
         )
-        arrays = {key: store.create_image_array(group, key, shape, np.float32) for key in outputs}
-        task = bar.add_task(f"separate {name}", total=len(blocks) * len(outputs), status=version)
-        for region in blocks:
-            for key, module in outputs.items():
-                arrays[key][region] = predict_region(
-                    module,
-                    lambda ys, xs: stack(
-                        panel.rgb("front", ys, xs), panel.rgb("back", ys, xs), panel.xray(ys, xs)
-                    ),
-                    shape,
-                    region,
-                    halo=model.halo,
-                    tile=tile,
-                    device=target,
-                )
-                bar.advance(task)
-    seconds = time.perf_counter() - start
+        for side in ("front", "back")
+    ]
+    xray = da.from_zarr(panel.group["xray"], chunks=(block, block))[..., None]
+    return da.concatenate([*photographs, xray.astype(np.float32)], axis=2).rechunk({2: -1})
 
-    group = zarr.open_group(where.separated_store / version, mode="r", zarr_format=3)
+
+@dataclass
+class Job:
+    """One panel's separation: its inputs, model, and where the results go."""
+
+    name: str
+    panel: store.Panel
+    model: Path
+    version: str
+    method: str
+    halo: int
+    outputs: tuple[str, ...]
+
+    @property
+    def where(self) -> config.Paths:
+        return config.paths(self.name)
+
+
+def prepare(name: str, model: Path | None) -> Job:
+    """Check the panel and its model before any work starts."""
+    where = config.paths(name)
+    panel = store.open_panel(where.store, name)
+    model_path = Path(model) if model else where.combine_model
+    separator, _ = checkpoints.load_separator(model_path, f"run `xraysep combine {name}` first")
+    return Job(
+        name,
+        panel,
+        model_path,
+        model_version(model_path),
+        separator.method,
+        separator.halo,
+        tuple(outputs(separator)),
+    )
+
+
+class TaskProgress(Callback):
+    """A rich progress bar fed by dask's local schedulers, one tick per finished task."""
+
+    def __init__(self, bar, task) -> None:
+        super().__init__()
+        self.bar, self.task = bar, task
+
+    def _start_state(self, dsk, state) -> None:
+        self.bar.update(self.task, total=len(state["ready"]) + len(state["waiting"]) + 1)
+
+    def _posttask(self, key, result, dsk, state, worker_id) -> None:
+        self.bar.advance(self.task)
+
+
+@contextlib.contextmanager
+def cpu_threads(workers: int, device: torch.device) -> Iterator[None]:
+    """Share the CPU between dask's worker threads instead of oversubscribing it."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def compute(stores: list, scheduler: str | None, workers: int, device: torch.device) -> None:
+    """Run the store graphs: on the cluster at ``scheduler``, else on local threads."""
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as error:
+            raise InputError(
+                f"--scheduler {scheduler}: no dask scheduler answers ({error})"
+            ) from error
+        with client:
+            dask.compute(*stores, scheduler=client)
+        return
+    with cpu_threads(workers, device), progress() as bar:
+        task = bar.add_task("separate", total=None, status=f"{len(stores)} arrays")
+        with TaskProgress(bar, task):
+            dask.compute(*stores, scheduler="threads", num_workers=workers)
+
+
+def separate(
+    names: str | list[str],
+    *,
+    model: Path | None = None,
+    device: str | None = None,
+    scheduler: str | None = None,
+) -> list[Path]:
+    """Separate each named panel with its combined model (or ``model`` for all); returns the
+    results groups' paths."""
+    names = [names] if isinstance(names, str) else list(names)
+    jobs = [prepare(name, model) for name in names]
+    target = devices.resolve(device or config.params()["train"]["device"])
+    settings = config.params()["separate"]
+    tile, workers, block = int(settings["tile"]), int(settings["workers"]), int(settings["block"])
+
+    with contextlib.ExitStack() as stack:
+        stores, groups = [], {}
+        for job in jobs:
+            ensure_results_store(job.where.separated_store)
+            temporary = stack.enter_context(atomic_dir(job.where.separated_store / job.version))
+            group = zarr.open_group(
+                temporary,
+                mode="w",
+                zarr_format=3,
+                attributes={
+                    "model": str(job.model),
+                    "model_version": job.version,
+                    "method": job.method,
+                    "panel": job.name,
+                },
+            )
+            groups[job.name] = job.where.separated_store / job.version
+            source = panel_stack(job.panel, block)
+            for output in job.outputs:
+                load = functools.partial(
+                    output_module, str(job.model), job.version, str(target), output
+                )
+                result = map_module(source, load, halo=job.halo, tile=tile, device=target)
+                target_array = store.create_image_array(
+                    group, output, job.panel.shape, np.float32, shard=block
+                )
+                stores.append(da.store(result, target_array, lock=False, compute=False))
+        began = time.perf_counter()
+        compute(stores, scheduler, workers, target)
+        seconds = time.perf_counter() - began
+    megapixels = sum(job.panel.shape[0] * job.panel.shape[1] for job in jobs) / 1e6
+    for job in jobs:
+        report(job, groups[job.name], seconds, megapixels, tile)
+    err.print(
+        f"separated {len(jobs)} panel(s), {megapixels:.1f} megapixels in {seconds:.1f} s "
+        f"({megapixels / seconds:.2f} MP/s)"
+    )
+    return [groups[job.name] for job in jobs]
+
+
+def report(job: Job, results: Path, seconds: float, megapixels: float, tile: int) -> None:
+    """TIFFs and previews for people, and an MLflow ``separate`` run for the panel."""
+    group = zarr.open_group(results, mode="r", zarr_format=3)
+    shape = job.panel.shape
     step = max(1, max(shape) // PREVIEW_PIXELS)
-    with tracking.run(name, "separate", {"xraysep.model_version": version}):
+    with tracking.run(job.name, "separate", {"xraysep.model_version": job.version}):
         mlflow.log_params(
             {
-                "model": str(model_path),
-                "model_version": version,
-                "method": model.method,
+                "model": str(job.model),
+                "model_version": job.version,
+                "method": job.method,
                 "tile": tile,
             }
         )
         mlflow.log_metrics(
-            {
-                "separate_seconds": seconds,
-                "megapixels_per_second": shape[0] * shape[1] / 1e6 / seconds,
-            }
+            {"separate_seconds": seconds, "megapixels_per_second": megapixels / seconds}
         )
-        for key in outputs:
-            stem = where.reports_dir / key
-            images.write_tiff_tiles(stem.with_suffix(".tif"), group[key])
-            render = heat if key == "uncertainty" else display
-            images.write_png(stem.with_suffix(".png"), render(group[key][::step, ::step]))
+        for output in job.outputs:
+            stem = job.where.reports_dir / output
+            images.write_tiff_tiles(stem.with_suffix(".tif"), group[output])
+            render = heat if output == "uncertainty" else display
+            images.write_png(stem.with_suffix(".png"), render(group[output][::step, ::step]))
             mlflow.log_artifact(str(stem.with_suffix(".png")), "previews")
-    err.print(
-        f"separated {shape[1]}×{shape[0]} in {seconds:.1f} s → {where.separated_store / version}, "
-        f"{where.reports_dir}/{{{','.join(outputs)}}}.{{tif,png}}"
-    )
-    return where.separated_store / version
+    err.print(f"{job.name}: {shape[1]}×{shape[0]} → {results}, {job.where.reports_dir}/")

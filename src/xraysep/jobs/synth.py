@@ -16,7 +16,7 @@ from skimage.transform import resize
 from xraysep import config
 from xraysep.core.physics import Mixture, Physics, radiograph
 from xraysep.errors import InputError
-from xraysep.io import images
+from xraysep.io import images, store
 from xraysep.io.atomic import atomic_dir
 from xraysep.jobs.ingest import ingest
 
@@ -63,7 +63,7 @@ def synth(
         raise InputError(f"--size {size}: must be at least 16 pixels")
     if front == back:
         raise InputError(f"front and back source are both {front!r}; choose two different images")
-    if where.store.exists() and not overwrite:
+    if store.panel_exists(where.store) and not overwrite:
         raise InputError(f"{where.store}: panel {name!r} exists; pass --overwrite to replace it")
     physics = Physics(mixture=mixture, support=support, noise=noise, hidden=hidden)
     rng = np.random.default_rng(seed)
@@ -86,4 +86,16 @@ def synth(
         truth_front=where.raw_dir / "truth_front.tiff",
         truth_back=where.raw_dir / "truth_back.tiff",
         overwrite=overwrite,
+        made_by={
+            "synth": {
+                "size": size,
+                "seed": seed,
+                "front": front,
+                "back": back,
+                "mixture": mixture,
+                "support": support,
+                "noise": noise,
+                "hidden": hidden,
+            }
+        },
     )

@@ -2,29 +2,44 @@
 or the shared colour map of the ``shared`` method (``jobs.recipes`` says what each needs).
 
 Order ``12`` feeds (front, back) photographs to slots (1, 2); order ``21`` feeds (back, front).
-The job reads the panel, trains with the preset's protocol, and records everything in one
-MLflow run: params, the loss per step, final reconstruction metrics, previews of both slots
-and the model file. The model file and a loss-curve CSV also go to the project (DVC outputs).
-Every ``train.checkpoint_every`` iterations the whole training state is saved; a training
-started again after an interruption resumes from there, in the same MLflow run, and ends with
-the weights an uninterrupted run would have had.
+The job reads the panel (into memory, or window by window from zarr when it is larger than
+``train.in_memory_megapixels``), trains with the preset's protocol (the paper's patch grid or
+large random crops), and records everything in one MLflow run: params, the loss per step,
+final reconstruction metrics, previews of both slots and the model file. The model file and a
+loss-curve CSV also go to the project (DVC outputs). Every ``train.checkpoint_every``
+iterations the whole training state is saved; a training started again after an interruption
+resumes from there, in the same MLflow run, and ends with the weights an uninterrupted run
+would have had. Under ``torchrun`` the ranks train one model data-parallel; rank 0 records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import time
 from pathlib import Path
 
 import mlflow
+import torch
 
 from xraysep import config
 from xraysep.core import device as devices
+from xraysep.core import distributed
 from xraysep.core.combined import ORDERS
+from xraysep.core.crops import CropSampler
+from xraysep.core.inference import centre_window
 from xraysep.core.methods import TRAINS, check_method
 from xraysep.core.metrics import reconstruction
 from xraysep.core.patches import PatchSampler
-from xraysep.core.training import Checkpoint, fit, to_stack
+from xraysep.core.training import (
+    Checkpoint,
+    Reader,
+    Sampler,
+    TrainSettings,
+    fit,
+    stack_reader,
+    to_stack,
+)
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, store, tracking
 from xraysep.io.atomic import atomic_file
@@ -32,6 +47,8 @@ from xraysep.io.console import err, progress
 from xraysep.io.figures import display
 from xraysep.io.versioning import data_hash
 from xraysep.jobs.recipes import recipe
+
+CHECK_WINDOW = 2048  # final metrics and previews on at most this centred window
 
 
 def trained_key(method: str | None, order: str | None) -> str:
@@ -59,6 +76,26 @@ def write_loss_curve(path: Path, losses: list[float]) -> None:
         writer.writerows((step, f"{loss:.8g}") for step, loss in enumerate(losses))
 
 
+def panel_reader(panel: store.Panel, slots: tuple[str, str], in_memory: bool) -> Reader:
+    """Windows of the (first input's RGB, second input's RGB, X-ray) channels."""
+    first, second = slots
+    if in_memory:
+        return stack_reader(to_stack(panel.rgb(first), panel.rgb(second), panel.xray()))
+
+    def read(ys: slice, xs: slice) -> torch.Tensor:
+        return to_stack(panel.rgb(first, ys, xs), panel.rgb(second, ys, xs), panel.xray(ys, xs))
+
+    return read
+
+
+def make_sampler(
+    settings: TrainSettings, read: Reader, shape: tuple[int, int], seed: int
+) -> Sampler:
+    if settings.sampling == "crops":
+        return CropSampler(read, shape, settings.crop, settings.batch_size, seed)
+    return PatchSampler(read, shape, settings.patch, settings.stride, settings.batch_size, seed)
+
+
 def train(
     name: str,
     order: str | None = None,
@@ -75,87 +112,115 @@ def train(
     where = config.paths(name)
     key = trained_key(method, order)
     defaults = config.params()["train"]
-    target = devices.resolve(device or defaults["device"])
     panel = store.open_panel(where.store, name)
-    inputs = {side: panel.rgb(side) for side in ("front", "back")}
-    xray = panel.xray()
     made = recipe(
         key,
-        inputs,
+        panel,
         preset=preset,
         seed=seed if seed is not None else int(defaults["seed"]),
         iterations=iterations,
         checkpoint_every=int(defaults.get("checkpoint_every", 0)),
     )
-    settings = made.settings
-    sampler = PatchSampler(
-        to_stack(made.first, made.second, xray),
-        settings.patch,
-        settings.stride,
-        settings.batch_size,
-        settings.seed,
-    )
+    settings, net = made.settings, made.model
+    context = distributed.start(devices.resolve(device or defaults["device"]))
+    target = distributed.device_for(context, devices.resolve(device or defaults["device"]))
+    in_memory = panel.shape[0] * panel.shape[1] <= float(defaults["in_memory_megapixels"]) * 1e6
+    read = panel_reader(panel, made.slots, in_memory)
+    sampler = make_sampler(settings, read, panel.shape, settings.seed + context.rank)
+    steps = settings.iterations * sampler.steps_per_iteration
+
+    wrap = distributed.wrap(context, target)
+    if defaults.get("compile"):
+        parallel = wrap
+        wrap = lambda module: torch.compile(parallel(module))  # noqa: E731
+
     resume_path = where.resume_checkpoint(key)
+    label = f"order {key}" if key in ORDERS else key
     fingerprint = {
         "panel": data_hash(where.store),
         "order": key,
         "network": made.description,
         "settings": settings.to_dict(),
         "device": target.type,
+        "ranks": context.world,
     }
     resumed = checkpoints.load_resume(resume_path, fingerprint) if resume else None
     start = resumed.checkpoint if resumed else None
-    tile = int(config.params()["separate"]["tile"])
-    label = f"order {key}" if key in ORDERS else key
+    if start is not None:
+        start.sampler = start.sampler["ranks"][context.rank]
 
     run_id = resumed.run_id if resumed else None
-    with tracking.run(name, f"train-{key}", {"xraysep.order": key}, run_id) as run:
-        if start is None:
+    recording = (
+        tracking.run(name, f"train-{key}", {"xraysep.order": key}, run_id)
+        if context.leader
+        else contextlib.nullcontext()
+    )
+    with recording as run:
+        if context.leader and start is None:
             mlflow.log_params(
                 {
                     "order": key,
                     "preset": made.preset,
                     "device": device or defaults["device"],
                     "torch_device": str(target),
+                    "ranks": context.world,
+                    "compile": bool(defaults.get("compile")),
                     **made.params(),
                     "panel_shape": "x".join(map(str, panel.shape)),
+                    "steps": steps,
                     **settings.to_dict(),
                 }
             )
-        else:
+        elif context.leader:
             err.print(f"{label}: resuming from iteration {start.step} ({resume_path})")
 
         def save(checkpoint: Checkpoint) -> None:
-            checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
+            checkpoint.sampler = {"ranks": distributed.gather(context, checkpoint.sampler)}
+            if context.leader:
+                # the losses are logged asynchronously: a checkpoint must not get ahead of
+                # them, or a kill after it loses their tail and the resumed history has a gap
+                mlflow.flush_async_logging()
+                checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
 
-        with progress() as bar:
-            task = bar.add_task(
-                f"train {name} {label}",
-                total=settings.iterations,
-                completed=start.step if start else 0,
-                status="",
-            )
+        with progress() if context.leader else contextlib.nullcontext() as bar:
+            if bar is not None:
+                task = bar.add_task(
+                    f"train {name} {label}",
+                    total=steps,
+                    completed=start.step if start else 0,
+                    status="",
+                )
 
             def on_step(step: int, loss: float) -> None:
-                mlflow.log_metric("loss", loss, step=step, synchronous=False)
-                bar.update(task, advance=1, status=f"loss {loss:.5f}")
+                if bar is not None:
+                    mlflow.log_metric("loss", loss, step=step, synchronous=False)
+                    bar.update(task, advance=1, status=f"loss {loss:.5f}")
 
             began = time.perf_counter()
             losses = fit(
-                made.model, made.loss, sampler, settings, target,
-                on_step=on_step, start=start, save=save,
+                net, made.loss, sampler, settings, target,
+                on_step=on_step, start=start, save=save, wrap=wrap,
             )  # fmt: skip
             seconds = time.perf_counter() - began
+        distributed.finish(context, net)
+        consistent = distributed.identical(context, net)
+        if not context.leader:
+            distributed.stop(context)
+            return where.trained_model(key)
+        if not consistent:
+            raise RuntimeError(f"ranks ended with different weights after training {name}")
 
-        images = made.images(xray, tile, target)
-        metrics = reconstruction(xray, *images.values())
-        trained = settings.iterations - (start.step if start else 0)
+        window = centre_window(panel.shape, CHECK_WINDOW)
+        images = made.images(panel, window, int(config.params()["separate"]["tile"]), target)
+        metrics = reconstruction(panel.xray(*window), *images.values())
+        trained = steps - (start.step if start else 0)
         mlflow.log_metrics(
             {
                 **metrics,
                 "final_loss": losses[-1],
                 "train_seconds": seconds,
-                "seconds_per_iteration": seconds / trained,
+                "seconds_per_step": seconds / trained,
+                "seconds_per_iteration": seconds / trained * sampler.steps_per_iteration,
             }
         )
         for preview, image in images.items():
@@ -164,15 +229,17 @@ def train(
         model_path = where.trained_model(key)
         checkpoints.save(
             model_path,
-            made.model,
+            net,
             {"panel": name, "order": key, "preset": made.preset, "settings": settings.to_dict()},
         )
         write_loss_curve(where.loss_curve(key), losses)
         mlflow.log_artifact(str(model_path), "model")
         mlflow.log_artifact(str(where.loss_curve(key)))
     resume_path.unlink(missing_ok=True)
+    distributed.stop(context)
+    ranks = f" on {context.world} ranks (identical weights)" if context.active else ""
     err.print(
-        f"{label}: {trained} iterations in {seconds:.1f} s, "
+        f"{label}: {trained} steps in {seconds:.1f} s{ranks}, "
         f"recon MSE {metrics['recon_mse']:.5f} → {model_path}"
     )
     return model_path
