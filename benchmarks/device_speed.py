@@ -57,7 +57,7 @@ def main() -> None:
             train("train", order, preset=preset, iterations=args.iterations, device=device)
             chosen = f"params.preset = '{preset}' and params.order = '{order}'"
             timings[order] = latest_run("train", chosen).data.metrics
-        combine("train", device=device)
+        combine("train", method="paper", device=device)
         separate("big", model=config.paths("train").combine_model, device=device)
         rows.append((preset, timings, latest_run("big").data.metrics["megapixels_per_second"]))
 

@@ -1,12 +1,15 @@
 """Inference throughput and peak memory against image size: 1, 10 and 100 megapixels.
 
-Separates synthetic panels of each size with one trained combined model (the ``fast``
-width, trained briefly on a small panel: throughput does not depend on the weights) through
+Separates synthetic panels of each size with one trained combined model (``--method paper``:
+both orderings at the ``fast`` width; ``--method shared``: the shared colour map with its
+ensemble's uncertainty map), trained briefly on a small panel (throughput does not depend on
+the weights), through
 the real ``xraysep separate`` path (zarr → dask ``map_overlap`` → zarr, plus TIFF and PNG
 reports), each in a fresh process whose own peak resident memory it reports. Cost should grow
 linearly with pixels and memory stay flat, bounded by the blocks in flight.
 
     uv run python benchmarks/inference_scaling.py [--sizes 1000 3163 10000] [--device cpu]
+        [--method paper|shared]
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ import time
 from common import REPO, command, machine, scratch_project
 
 
-def one(name: str, device: str) -> None:
+def one(name: str, method: str, device: str) -> None:
     """Child process: separate one panel, print its figures as JSON."""
     from xraysep.jobs.separate import separate
 
     began = time.perf_counter()
     separate(
         name,
-        model=REPO / "benchmarks" / "out" / "scaling" / "models" / "m" / "combine.pt",
+        model=REPO / "benchmarks" / "out" / f"scaling-{method}" / "models" / "m" / "combine.pt",
         device=device,
     )
     seconds = time.perf_counter() - began
@@ -40,11 +43,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3163, 10000])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--method", default="paper", choices=("paper", "shared"))
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    root = scratch_project("scaling", {"train": {"preset": "fast", "checkpoint_every": 0}})
+    root = scratch_project(
+        f"scaling-{args.method}", {"train": {"preset": "fast", "checkpoint_every": 0}}
+    )
     if args.one:
-        one(args.one, args.device)
+        one(args.one, args.method, args.device)
         return
 
     from xraysep.jobs.combine import combine
@@ -53,16 +59,16 @@ def main() -> None:
 
     if not (root / "models" / "m" / "combine.pt").is_file():
         synth("m", size=256, seed=0, overwrite=True)
-        for order in ("12", "21"):
-            train("m", order, iterations=30, device=args.device)
-        combine("m", device=args.device)
+        train("m", method=args.method, iterations=30, device=args.device)
+        combine("m", method=args.method, device=args.device)
     rows = []
     for size in args.sizes:
         name = f"p{size}"
         if not (root / "data" / "panels" / f"{name}.zarr").is_dir():
             synth(name, size=size, seed=1, overwrite=True)
         child = subprocess.run(
-            [sys.executable, __file__, "--one", name, "--device", args.device],
+            [sys.executable, __file__, "--one", name, "--method", args.method,
+             "--device", args.device],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         figures = json.loads(child.stdout.strip().splitlines()[-1])
@@ -70,7 +76,7 @@ def main() -> None:
         rows.append((size, megapixels, figures["seconds"], figures["peak_rss_mb"]))
         print(f"  {size}×{size}: {figures}", flush=True)
 
-    print(f"machine: {machine()}; device {args.device}; preset fast")
+    print(f"machine: {machine()}; device {args.device}; method {args.method}")
     print("| panel | megapixels | seconds | MP/s | peak RSS MB |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for size, mp, seconds, rss in rows:

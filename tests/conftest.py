@@ -72,7 +72,9 @@ def tiny_params(root: Path) -> dict:
     and a tiny default panel; returns them."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["presets"]["tiny"] = TINY_PRESET
+    params["method"] = "paper"  # most tests exercise the paper's path; methods.py the others
     params["train"] |= {"preset": "tiny", "device": "cpu"}
+    params["shared"] |= {"iterations": 40}
     params["synth"] |= {"size": 48}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return params

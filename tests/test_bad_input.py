@@ -179,8 +179,8 @@ CLI_ROWS = [
     ),
     (
         "ordering model where a combined one is needed",
-        ["separate", "p", "--model", "{root}/models/p/order-12.pt"],
-        "{root}/models/p/order-12.pt: not an xraysep combined model",
+        ["separate", "p", "--model", "{root}/models/p/trained/order-12.pt"],
+        "{root}/models/p/trained/order-12.pt: not an xraysep combined model",
     ),
     (
         "separate a missing panel",

@@ -59,7 +59,7 @@ def outputs(root: Path) -> dict[str, np.ndarray]:
     found |= {
         f"separated/{k}": v for k, v in zarr_arrays(root / "data/separated/demo.zarr").items()
     }
-    for model in sorted((root / "models" / "demo").glob("*.pt")):
+    for model in sorted((root / "models" / "demo").rglob("*.pt")):
         state = torch.load(model, map_location="cpu", weights_only=True)["state_dict"]
         found |= {f"{model.name}/{k}": v.numpy() for k, v in state.items()}
     metrics = json.loads((root / "reports/demo/metrics.json").read_text())

@@ -30,7 +30,7 @@ def test_two_ranks_train_one_model(project, cli):
     assert run.data.params["ranks"] == "2"
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "loss")
     assert len(history) == 6  # one loss per step, logged once (by rank 0)
-    assert (project / "models" / "p" / "order-12.pt").is_file()
+    assert (project / "models" / "p" / "trained" / "order-12.pt").is_file()
 
 
 def test_single_process_needs_no_process_group():

@@ -34,9 +34,9 @@ def runs(project, panel="p"):
 
 def test_train_logs_everything(trained):
     project = trained
-    curve = list(csv.DictReader((project / "reports" / "p" / "loss-12.csv").open()))
+    curve = list(csv.DictReader((project / "reports" / "p" / "loss" / "12.csv").open()))
     assert [int(row["step"]) for row in curve] == list(range(6))
-    net, meta = checkpoints.load_order(project / "models" / "p" / "order-12.pt")
+    net, meta = checkpoints.load_order(project / "models" / "p" / "trained" / "order-12.pt")
     assert meta["order"] == "12" and meta["preset"] == "tiny" and net.config.channels[-1] == 1
 
     by_name = {r.info.run_name: r for r in runs(project)}
@@ -56,9 +56,9 @@ def test_train_logs_everything(trained):
 
 def test_same_seed_trains_identical_weights(trained, cli):
     project = trained
-    first = torch.load(project / "models" / "p" / "order-12.pt", weights_only=True)
+    first = torch.load(project / "models" / "p" / "trained" / "order-12.pt", weights_only=True)
     assert cli("train", "p", "--order", "12")[0] == 0
-    second = torch.load(project / "models" / "p" / "order-12.pt", weights_only=True)
+    second = torch.load(project / "models" / "p" / "trained" / "order-12.pt", weights_only=True)
     for key, value in first["state_dict"].items():
         assert torch.equal(value, second["state_dict"][key]), key
 
@@ -93,10 +93,10 @@ def test_combine_separate_evaluate(trained, cli):
     np.testing.assert_allclose(group["back_xray"][:], expected_back, atol=1e-5)
 
     reports = project / "reports" / "p"
-    tiff = tifffile.imread(reports / "front_xray.tif")
+    tiff = tifffile.imread(reports / "separated" / "front_xray.tif")
     assert tiff.dtype == np.uint16 and tiff.shape == (48, 48)
     np.testing.assert_array_equal(tiff, np.round(np.clip(expected_front, 0, 1) * 65535))
-    assert np.asarray(Image.open(reports / "back_xray.png")).dtype == np.uint8
+    assert np.asarray(Image.open(reports / "separated" / "back_xray.png")).dtype == np.uint8
     assert Image.open(reports / "figure.png").size[0] > 800
 
     by_name = {r.info.run_name: r for r in runs(project)}

@@ -22,8 +22,8 @@ def test_mlproject_entry_points_are_thin_cli_calls():
     project = yaml.safe_load((REPO / "MLproject").read_text())
     assert project["conda_env"] == "conda.yaml"
     points = project["entry_points"]
-    expected = {"synth", "ingest", "train", "combine", "separate", "evaluate", "pipeline", "main"}
-    assert set(points) == expected
+    expected = {"synth", "ingest", "train", "train-method", "combine", "separate", "evaluate"}
+    assert set(points) == expected | {"pipeline", "benchmark", "main"}
     for name, point in points.items():
         assert point["command"].startswith("xraysep "), name
     assert {"panel", "order", "preset"} <= set(points["train"]["parameters"])
@@ -32,7 +32,8 @@ def test_mlproject_entry_points_are_thin_cli_calls():
 def test_dvc_pipeline_stages():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert list(stages) == ["synth", "train", "combine", "separate", "evaluate"]
-    assert stages["train"]["matrix"] == {"order": ["12", "21"]}
+    assert stages["train"]["cmd"] == "xraysep train ${demo.panel} --method ${method}"
+    assert stages["train"]["outs"] == ["models/${demo.panel}/trained"]
     for name, stage in stages.items():
         assert stage["cmd"].startswith("xraysep "), name
     assert "presets.${train.preset}" in stages["train"]["params"]

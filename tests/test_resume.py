@@ -27,7 +27,7 @@ def test_killed_training_resumes_to_identical_weights(project, cli):
 
     # the reference: one uninterrupted run
     assert cli("train", "p", "--order", "12", "--no-resume")[0] == 0
-    model = project / "models" / "p" / "order-12.pt"
+    model = project / "models" / "p" / "trained" / "order-12.pt"
     reference = weights(model)
     model.unlink()
 

@@ -149,7 +149,8 @@ def train(
         bool, typer.Option(help="Continue from the last checkpoint of an interrupted run.")
     ] = True,
 ) -> None:
-    """Train a network: an ordering of the paper's (--order) or the method's own (shared)."""
+    """Train one ordering of the paper's network (--order), or every network the method needs
+    (paper, consistent: orders 12 and 21; shared: the shared colour map)."""
     from xraysep.jobs.train import train as run
 
     run(

@@ -69,10 +69,15 @@ class Paths:
     def models_dir(self) -> Path:
         return self.root / "models" / self.panel
 
+    @property
+    def trained_dir(self) -> Path:
+        """The networks the panel's method trained, and nothing else (one DVC output)."""
+        return self.models_dir / "trained"
+
     def trained_model(self, key: str) -> Path:
         """A trained network: ``order-12.pt`` for an ordering of the paper's network,
         ``<key>.pt`` for any other (``shared.pt``)."""
-        return self.models_dir / f"{_stem(key)}.pt"
+        return self.trained_dir / f"{_stem(key)}.pt"
 
     def resume_checkpoint(self, key: str) -> Path:
         """Mid-training state of one trained network; removed when its training completes."""
@@ -86,8 +91,17 @@ class Paths:
     def reports_dir(self) -> Path:
         return self.root / "reports" / self.panel
 
+    @property
+    def separated_reports(self) -> Path:
+        """TIFFs and previews of the latest separation, for people."""
+        return self.reports_dir / "separated"
+
+    @property
+    def loss_dir(self) -> Path:
+        return self.reports_dir / "loss"
+
     def loss_curve(self, key: str) -> Path:
-        return self.reports_dir / f"loss-{key}.csv"
+        return self.loss_dir / f"{key}.csv"
 
     @property
     def metrics(self) -> Path:

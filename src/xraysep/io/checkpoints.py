@@ -80,7 +80,9 @@ def _refusal(error: Exception) -> str:
     return reason(error)
 
 
-def _load(path: Path, kinds: tuple[str, ...], hint: str) -> tuple[Model, dict[str, Any]]:
+def _load(
+    path: Path, kinds: tuple[str, ...], hint: str, label: str | None = None
+) -> tuple[Model, dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"{path}: model not found; {hint}")
     try:
@@ -88,7 +90,7 @@ def _load(path: Path, kinds: tuple[str, ...], hint: str) -> tuple[Model, dict[st
     except Exception as error:
         raise InputError(f"{path}: not a readable xraysep model ({_refusal(error)})") from error
     if not isinstance(payload, dict) or payload.get("kind") not in kinds:
-        raise InputError(f"{path}: not an xraysep {' or '.join(kinds)} model")
+        raise InputError(f"{path}: not an xraysep {label or ' or '.join(kinds)} model")
     model = _build(payload["kind"], payload["config"])
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload["meta"]
@@ -108,7 +110,7 @@ def load_combined(path: Path, hint: str = "combine first") -> tuple[CombinedMode
 
 def load_separator(path: Path, hint: str = "combine first") -> tuple[Separator, dict[str, Any]]:
     """Any method's combined model (``core.separator``)."""
-    return _load(path, SEPARATORS, hint)
+    return _load(path, SEPARATORS, hint, "combined")
 
 
 @functools.lru_cache(maxsize=4)

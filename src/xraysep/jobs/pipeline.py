@@ -10,8 +10,7 @@ import time
 import mlflow
 
 from xraysep import config
-from xraysep.core.combined import ORDERS
-from xraysep.core.methods import TRAINS, check_method
+from xraysep.core.methods import check_method
 from xraysep.io import tracking
 from xraysep.io.console import err
 from xraysep.jobs.combine import combine
@@ -19,20 +18,6 @@ from xraysep.jobs.evaluate import evaluate
 from xraysep.jobs.separate import separate
 from xraysep.jobs.synth import synth
 from xraysep.jobs.train import train
-
-
-def train_method(
-    name: str,
-    method: str,
-    *,
-    preset: str | None = None,
-    iterations: int | None = None,
-    device: str | None = None,
-) -> None:
-    """Train every network ``method`` needs; ``preset`` applies to the paper's orderings."""
-    for key in TRAINS[method]:
-        chosen = preset if key in ORDERS else None
-        train(name, key, preset=chosen, iterations=iterations, device=device)
 
 
 def pipeline(
@@ -48,7 +33,7 @@ def pipeline(
     method = check_method(method or config.params()["method"])
     start = time.perf_counter()
     with tracking.run(name, run_name, {"xraysep.method": method}):
-        train_method(name, method, preset=preset, iterations=iterations, device=device)
+        train(name, method=method, preset=preset, iterations=iterations, device=device)
         combine(name, method=method, device=device)
         separate(name, device=device)
         metrics = evaluate(name, device=device)

@@ -11,7 +11,7 @@ result). The shards are the blocks, so no shard is rewritten or written by two t
 once; the version group is built under a temporary name and renamed into place. Several
 panels are separated in one dask computation, on local threads or on a ``dask.distributed``
 cluster given its address. People get 16-bit TIFFs and PNG previews under
-``reports/<panel>/`` (the uncertainty as a heat map).
+``reports/<panel>/separated/`` (the uncertainty as a heat map).
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def report(job: Job, results: Path, seconds: float, megapixels: float, tile: int
             {"separate_seconds": seconds, "megapixels_per_second": megapixels / seconds}
         )
         for output in job.outputs:
-            stem = job.where.reports_dir / output
+            stem = job.where.separated_reports / output
             images.write_tiff_tiles(stem.with_suffix(".tif"), group[output])
             render = heat if output == "uncertainty" else display
             images.write_png(stem.with_suffix(".png"), render(group[output][::step, ::step]))

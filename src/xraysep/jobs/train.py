@@ -51,22 +51,47 @@ from xraysep.jobs.recipes import recipe
 CHECK_WINDOW = 2048  # final metrics and previews on at most this centred window
 
 
-def trained_key(method: str | None, order: str | None) -> str:
-    """Which network to train: ``--order`` picks an ordering of the paper's network, else the
-    method (default ``params.yaml: method``) names it when it trains exactly one."""
+def networks(method: str | None, order: str | None) -> tuple[str, ...]:
+    """Which networks to train: ``--order`` picks one ordering of the paper's network, else
+    every network the method (default ``params.yaml: method``) needs."""
     if order is not None:
         if method is not None and TRAINS[check_method(method)] != ORDERS:
             raise InputError(f"--order {order}: method {method!r} has no orderings; drop --order")
-        return order
+        return (order,)
     method = check_method(method or config.params()["method"])
-    keys = TRAINS[method]
-    if not keys:
+    if not TRAINS[method]:
         raise InputError(
             f"method {method!r} trains nothing; run `xraysep combine NAME --method {method}`"
         )
-    if len(keys) > 1:
-        raise InputError(f"method {method!r} trains two orderings: pass --order 12 or --order 21")
-    return keys[0]
+    return TRAINS[method]
+
+
+def train(
+    name: str,
+    order: str | None = None,
+    *,
+    method: str | None = None,
+    preset: str | None = None,
+    iterations: int | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    resume: bool = True,
+) -> list[Path]:
+    """Train ordering ``order`` of the paper's network (``12``, ``21``) on panel ``name``, or
+    every network ``method`` needs, one after the other; returns the model files' paths.
+    ``preset`` applies to the paper's orderings (the shared map has its own section)."""
+    return [
+        train_network(
+            name,
+            key,
+            preset=preset if key in ORDERS else None,
+            iterations=iterations,
+            device=device,
+            seed=seed,
+            resume=resume,
+        )
+        for key in networks(method, order)
+    ]
 
 
 def write_loss_curve(path: Path, losses: list[float]) -> None:
@@ -96,21 +121,19 @@ def make_sampler(
     return PatchSampler(read, shape, settings.patch, settings.stride, settings.batch_size, seed)
 
 
-def train(
+def train_network(
     name: str,
-    order: str | None = None,
+    key: str,
     *,
-    method: str | None = None,
     preset: str | None = None,
     iterations: int | None = None,
     device: str | None = None,
     seed: int | None = None,
     resume: bool = True,
 ) -> Path:
-    """Train ordering ``order`` (``12``, ``21``; or ``shared``, the key of the shared map), or
-    the one network of ``method``, on panel ``name``; returns the model file's path."""
+    """Train network ``key`` (``12``, ``21``: an ordering of the paper's network; ``shared``:
+    the shared colour map) on panel ``name``; returns the model file's path."""
     where = config.paths(name)
-    key = trained_key(method, order)
     defaults = config.params()["train"]
     panel = store.open_panel(where.store, name)
     made = recipe(

@@ -1,0 +1,170 @@
+"""The methods beyond the paper (README, Methods): shared map, sum-consistent combine,
+baselines, uncertainty, and the benchmark suite, through the real jobs and stores."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+import yaml
+import zarr
+from PIL import Image
+
+from xraysep.core.baselines import HalfModel, LinearModel
+from xraysep.core.inference import predict
+from xraysep.core.separator import stack
+from xraysep.core.shared import SharedConfig, SharedModel
+from xraysep.io import checkpoints, store
+
+CPU = torch.device("cpu")
+
+
+def pair(model, photographs: np.ndarray, approach: str | None = None):
+    return tuple(
+        predict(module, photographs, halo=model.halo, tile=16, device=CPU)
+        for module in model.sides(approach).values()
+    )
+
+
+def test_shared_model_is_order_invariant_by_construction():
+    rng = np.random.default_rng(0)
+    front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
+    torch.manual_seed(0)
+    model = SharedModel(SharedConfig(palette=6, psf=1, members=2))
+    model.init_palettes(front, back, seed=0)
+    with torch.no_grad():
+        for member in model.members:
+            member.absorption.weights.weight.normal_()
+    f, b = pair(model, stack(front, back))
+    b_swapped, f_swapped = pair(model, stack(back, front))
+    np.testing.assert_array_equal(f, f_swapped)
+    np.testing.assert_array_equal(b, b_swapped)
+    assert f.std() > 0.01  # not trivially constant
+
+
+def test_linear_baseline_recovers_a_linear_mixture_exactly():
+    rng = np.random.default_rng(1)
+    front, back = rng.random((2, 32, 32, 3), dtype=np.float32)
+    weights, bias = np.array([0.5, -0.2, 0.3], dtype=np.float32), 0.1
+    xray = (front + back) @ weights + bias
+    model = LinearModel()
+    model.fit(front, back, xray)
+    f, b = pair(model, stack(front, back, xray))
+    np.testing.assert_allclose(f, front @ weights + bias / 2, atol=1e-5)
+    np.testing.assert_allclose(f + b, xray, atol=1e-5)
+
+
+def test_half_baseline_halves_the_xray():
+    xray = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    photo = np.zeros((8, 8, 3), np.float32)
+    f, b = pair(HalfModel(), stack(photo, photo, xray))
+    np.testing.assert_array_equal(f, xray / 2)
+    np.testing.assert_array_equal(b, xray / 2)
+
+
+@pytest.fixture
+def orderings(project, cli):
+    assert cli("synth", "p")[0] == 0
+    assert cli("train", "p", "--method", "paper")[0] == 0  # both orderings
+    return project
+
+
+def test_consistent_combine_explains_the_mixture(orderings, cli):
+    assert cli("combine", "p", "--method", "consistent")[0] == 0
+    model, meta = checkpoints.load_separator(orderings / "models" / "p" / "combine.pt")
+    assert model.method == "consistent" and set(meta["orders"]) == {"12", "21"}
+    panel = store.open_panel(orderings / "data" / "panels" / "p.zarr", "p")
+    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
+    xray = photographs[..., 6]
+    front, back = pair(model, photographs)
+    np.testing.assert_allclose(front + back, xray, atol=1e-5)  # the residual is allocated
+    recon = {a: np.mean((xray - sum(pair(model, photographs, a))) ** 2) for a in model.approaches}
+    assert recon["consistent"] <= min(recon["order12"], recon["order21"], recon["combined"])
+    # the offset rule: each side's mean is the mean of what the two orderings say
+    f12, b12 = pair(model, photographs, "order12")
+    f21, b21 = pair(model, photographs, "order21")
+    d_front, d_back = model.disagreement.tolist()
+    assert d_front == pytest.approx(float(np.mean(f12 - f21)), abs=1e-5)
+    assert d_back == pytest.approx(float(np.mean(b21 - b12)), abs=1e-5)
+
+
+def test_shared_method_end_to_end_writes_an_uncertainty_map(project, cli):
+    assert cli("synth", "p")[0] == 0
+    code, _, err = cli("pipeline", "p", "--method", "shared")
+    assert code == 0, err
+    assert {f.name for f in (project / "models" / "p" / "trained").iterdir()} == {"shared.pt"}
+    model, _ = checkpoints.load_separator(project / "models" / "p" / "combine.pt")
+    assert model.method == "shared" and model.halo == 2
+
+    panel = store.open_panel(project / "data" / "panels" / "p.zarr", "p")
+    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
+    (group,) = (project / "data" / "separated" / "p.zarr").glob("combine-*")
+    results = zarr.open_group(group, mode="r")
+    assert results.attrs["method"] == "shared"
+    front, back = pair(model, photographs)
+    np.testing.assert_allclose(results["front_xray"][:], front, atol=1e-5)  # dask = whole image
+    np.testing.assert_allclose(results["back_xray"][:], back, atol=1e-5)
+    spread = results["uncertainty"][:]
+    assert spread.shape == (48, 48) and spread.min() >= 0 and spread.max() > 0
+    heat = np.asarray(Image.open(project / "reports" / "p" / "separated" / "uncertainty.png"))
+    assert heat.shape == (48, 48, 3) and heat.dtype == np.uint8
+
+    metrics = json.loads((project / "reports" / "p" / "metrics.json").read_text())
+    assert set(metrics) == {"shared"} and np.isfinite(metrics["shared"]["front_psnr"])
+
+    # the registered champion answers with the same pair, from the photographs alone
+    served = mlflow.pyfunc.load_model("models:/xraysep-p@champion")
+    answer = served.predict({"front": photographs[..., :3], "back": photographs[..., 3:6]})
+    np.testing.assert_allclose(answer["front_xray"], front, atol=1e-5)
+    np.testing.assert_allclose(answer["back_xray"], back, atol=1e-5)
+
+
+def test_method_errors_are_one_line(project, cli):
+    assert cli("synth", "p")[0] == 0
+    code, _, err = cli("train", "p", "--method", "magic")
+    assert code != 0 and "method 'magic': unknown; choose one of" in err
+    code, _, err = cli("train", "p", "--method", "linear")
+    assert code != 0 and "method 'linear' trains nothing" in err
+    code, _, err = cli("train", "p", "--method", "shared", "--order", "12")
+    assert code != 0 and "method 'shared' has no orderings" in err
+    code, _, err = cli("combine", "p", "--method", "shared")
+    assert code != 0 and "shared.pt: model not found" in err
+
+
+def test_benchmark_table_figures_and_mlflow(project, cli):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    panels = params["benchmark"]["panels"]
+    params["benchmark"] |= {
+        "size": 40,
+        "preset": "tiny",
+        "panels": {name: panels[name] for name in ("linear-clean", "hidden")},
+    }
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    code, out, err = cli(
+        "benchmark", "--method", "half", "--method", "linear", "--method", "consistent"
+    )
+    assert code == 0, err
+    assert "Mean over the suite" in out
+    directory = project / "reports" / "benchmark"
+    table = (directory / "benchmark.md").read_text()
+    for label in ("half", "linear", "consistent", "paper combined", "paper order 12"):
+        assert f"| {label} |" in table
+    results = json.loads((directory / "benchmark.json").read_text())
+    assert set(results) == {"linear-clean", "hidden"}
+    clean = results["linear-clean"]
+    assert clean["half"]["recon_mse"] == 0  # x/2 + x/2 explains x and separates nothing
+    assert clean["linear"]["crosstalk"] < clean["half"]["crosstalk"]
+    assert results["hidden"]["half"]["crosstalk"] > 0.3  # half of x is full of the other side
+    assert Image.open(directory / "hidden.png").size[0] > 800
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    (run,) = [
+        r
+        for r in mlflow.search_runs(experiment_names=["xraysep/benchmark"], output_format="list")
+        if r.info.run_name == "benchmark"
+    ]
+    assert run.data.metrics["hidden/linear/front_psnr"] == pytest.approx(
+        results["hidden"]["linear"]["front_psnr"]
+    )
