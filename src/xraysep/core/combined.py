@@ -19,7 +19,6 @@ from xraysep.core.network import NetConfig, TwoBranchNet
 from xraysep.core.separator import PHOTOGRAPH, Channels
 
 ORDERS = ("12", "21")
-RULES = ("paper", "consistent")
 
 # approach -> which (order, slot) yields the front X-ray and which the back X-ray.
 # Order 12 feeds (front, back) to slots (1, 2); order 21 feeds (back, front).

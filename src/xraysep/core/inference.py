@@ -86,21 +86,6 @@ def predict(
     )
 
 
-def separate(
-    sides: dict[str, nn.Module],
-    photographs: dict[str, np.ndarray],
-    *,
-    halo: int,
-    tile: int,
-    device: torch.device,
-) -> dict[str, np.ndarray]:
-    """Each side's X-ray from its photograph: ``{"front_xray": ..., "back_xray": ...}``."""
-    return {
-        f"{side}_xray": predict(branch, photographs[side], halo=halo, tile=tile, device=device)
-        for side, branch in sides.items()
-    }
-
-
 def map_module(
     stack: da.Array,
     load_module: Callable[[], nn.Module],
