@@ -11,9 +11,10 @@ import zarr
 from distributed import LocalCluster
 
 from xraysep.core.inference import run as run_branch
+from xraysep.core.separator import stack
 from xraysep.io import checkpoints, store
 from xraysep.jobs.combine import combine
-from xraysep.jobs.separate import separate
+from xraysep.jobs.separate import outputs, separate
 from xraysep.jobs.synth import synth
 from xraysep.jobs.train import train
 
@@ -33,13 +34,12 @@ def panels(project):
 
 
 def whole_image(project, name):
+    """Every output of the panel's model (both sides and the uncertainty) in one pass."""
     panel = store.open_panel(project / "data" / "panels" / f"{name}.zarr", name)
-    model, _ = checkpoints.load_combined(project / "models" / name / "combine.pt")
+    model, _ = checkpoints.load_separator(project / "models" / name / "combine.pt")
+    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
     cpu = torch.device("cpu")
-    return {
-        f"{side}_xray": run_branch(branch, panel.rgb(side), cpu)
-        for side, branch in model.sides("combined").items()
-    }
+    return {key: run_branch(module, photographs, cpu) for key, module in outputs(model).items()}
 
 
 def check(project, results):
