@@ -9,7 +9,7 @@ per-channel affine map, so tiling does not change it either. Memory is bounded b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import dask.array as da
 import numpy as np
@@ -19,7 +19,7 @@ from torch import nn
 from xraysep.core import device as devices
 from xraysep.core.preprocess import unit_scale
 
-Reader = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> (h, w, 3) float32 in [0, 1]
+Reader = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> (h, w, c) float32 in [0, 1]
 
 
 def windows(region: tuple[slice, slice], tile: int) -> Iterator[tuple[slice, slice]]:
@@ -87,24 +87,36 @@ def predict(
 
 
 def map_module(
-    stack: da.Array,
+    parts: Sequence[da.Array],
     load_module: Callable[[], nn.Module],
     *,
     halo: int,
     tile: int,
     device: torch.device,
 ) -> da.Array:
-    """A module over a dask (H, W, C) array (any dtype, scaled to [0, 1] per block):
-    ``map_overlap`` hands each block its halo from the neighbours (none beyond the image
-    border, where the network zero-pads as on the whole image), runs it in tiles, and trims the
-    halo again, so the result equals whole-image inference. ``load_module`` is called in the
-    worker, so a distributed cluster loads the weights itself instead of receiving them."""
+    """A module over the stack made of ``parts``, dask (H, W, c) arrays in the same blocks
+    (the front and back photographs as stored, the X-ray): ``map_overlap`` hands each block
+    its halo from the neighbours (none beyond the image border, where the network zero-pads
+    as on the whole image), runs it in tiles, and trims the halo again, so the result equals
+    whole-image inference. Each tile's stack is built (scaled to [0, 1], float32) only when it
+    is run, so a block in flight holds its parts in their stored dtypes (8-bit photographs),
+    not a float copy of all channels. ``load_module`` is called in the worker, so a
+    distributed cluster loads the weights itself instead of receiving them."""
 
-    def block(chunk: np.ndarray) -> np.ndarray:
-        return predict(load_module(), unit_scale(chunk), halo=halo, tile=tile, device=device)
+    def block(*chunks: np.ndarray) -> np.ndarray:
+        shape = chunks[0].shape[:2]
 
-    return stack.map_overlap(
+        def read(ys: slice, xs: slice) -> np.ndarray:
+            return np.concatenate([unit_scale(chunk[ys, xs]) for chunk in chunks], axis=-1)
+
+        whole = (slice(0, shape[0]), slice(0, shape[1]))
+        return predict_region(
+            load_module(), read, shape, whole, halo=halo, tile=tile, device=device
+        )
+
+    return da.map_overlap(
         block,
+        *parts,
         depth={0: halo, 1: halo, 2: 0},
         boundary="none",
         trim=True,

@@ -1,6 +1,6 @@
 """Separate: run the combined model over whole panels, zarr to zarr, in bounded memory.
 
-The panel's stack (front RGB, back RGB, mixed X-ray: ``core.separator``) becomes a dask array
+The panel's stack (front RGB, back RGB, mixed X-ray: ``core.separator``) becomes dask arrays
 over the panel store in blocks of ``separate.block`` pixels; ``core.inference.map_module``
 runs each of the model's outputs on every block with its halo (``map_overlap``), so the
 result equals whole-image inference while memory stays bounded by the blocks in flight.
@@ -35,7 +35,6 @@ from dask.callbacks import Callback
 from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.inference import map_module
-from xraysep.core.preprocess import unit_scale
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, images, store, tracking
 from xraysep.io.atomic import atomic_dir
@@ -70,16 +69,13 @@ def output_module(path: str, version: str, device: str, output: str) -> torch.nn
     return outputs(checkpoints.separator_on(path, version, device))[output]
 
 
-def panel_stack(panel: store.Panel, block: int) -> da.Array:
-    """The panel's (H, W, 7) float32 stack as a dask array in ``block``² blocks."""
+def panel_parts(panel: store.Panel, block: int) -> list[da.Array]:
+    """The panel's stack as dask arrays in ``block``² blocks, in stored dtypes: front and back
+    photographs (H, W, 3) and the X-ray (H, W, 1)."""
     photographs = [
-        da.from_zarr(panel.group[side], chunks=(block, block, 3)).map_blocks(
-            unit_scale, dtype=np.float32
-        )
-        for side in ("front", "back")
+        da.from_zarr(panel.group[side], chunks=(block, block, 3)) for side in ("front", "back")
     ]
-    xray = da.from_zarr(panel.group["xray"], chunks=(block, block))[..., None]
-    return da.concatenate([*photographs, xray.astype(np.float32)], axis=2).rechunk({2: -1})
+    return [*photographs, da.from_zarr(panel.group["xray"], chunks=(block, block))[..., None]]
 
 
 @dataclass
@@ -196,12 +192,12 @@ def separate(
                 },
             )
             groups[job.name] = job.where.separated_store / job.version
-            source = panel_stack(job.panel, block)
+            parts = panel_parts(job.panel, block)
             for output in job.outputs:
                 load = functools.partial(
                     output_module, str(job.model), job.version, str(target), output
                 )
-                result = map_module(source, load, halo=job.halo, tile=tile, device=target)
+                result = map_module(parts, load, halo=job.halo, tile=tile, device=target)
                 target_array = store.create_image_array(
                     group, output, job.panel.shape, np.float32, shard=block
                 )
