@@ -101,5 +101,5 @@ def heat(image: np.ndarray) -> np.ndarray:
     """8-bit RGB heat map of a non-negative map (uncertainty) from 0 to its 99th percentile:
     dark where the estimates agree, bright where not to trust the result."""
     top = float(np.percentile(image, 99))
-    scaled = np.clip(image / (top if top > 0 else 1.0), 0.0, 1.0)
-    return images.to_uint8(matplotlib.colormaps["magma"](scaled)[..., :3])
+    scaled = np.clip(image / np.float32(top if top > 0 else 1.0), 0.0, 1.0)
+    return matplotlib.colormaps["magma"](scaled, bytes=True)[..., :3]  # uint8: 4 B a pixel

@@ -219,7 +219,7 @@ def report(job: Job, results: Path, seconds: float, megapixels: float, tile: int
     """TIFFs and previews for people, and an MLflow ``separate`` run for the panel."""
     group = zarr.open_group(results, mode="r", zarr_format=3)
     shape = job.panel.shape
-    step = max(1, max(shape) // PREVIEW_PIXELS)
+    step = -(-max(shape) // PREVIEW_PIXELS)  # previews at most PREVIEW_PIXELS on a side
     with tracking.run(job.name, "separate", {"xraysep.model_version": job.version}):
         mlflow.log_params(
             {
