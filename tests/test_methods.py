@@ -14,8 +14,7 @@ import zarr
 from PIL import Image
 
 from xraysep.core.baselines import HalfModel, LinearModel
-from xraysep.core.inference import predict
-from xraysep.core.separator import stack
+from xraysep.core.separator import separate, stack
 from xraysep.core.shared import SharedConfig, SharedModel
 from xraysep.io import checkpoints, store
 
@@ -23,10 +22,7 @@ CPU = torch.device("cpu")
 
 
 def pair(model, photographs: np.ndarray, approach: str | None = None):
-    return tuple(
-        predict(module, photographs, halo=model.halo, tile=16, device=CPU)
-        for module in model.sides(approach).values()
-    )
+    return tuple(separate(model, photographs, tile=16, device=CPU, approach=approach).values())
 
 
 def test_shared_model_is_order_invariant_by_construction():

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from xraysep.core.inference import predict
+
 FRONT, BACK, XRAY = slice(0, 3), slice(3, 6), slice(6, 7)
 PHOTOGRAPH = {"front": FRONT, "back": BACK}
 
@@ -53,3 +55,19 @@ def stack(front: np.ndarray, back: np.ndarray, xray: np.ndarray | None = None) -
     if xray is None:
         xray = np.full(front.shape[:2], np.nan, dtype=np.float32)
     return np.concatenate([front, back, xray[..., None]], axis=-1, dtype=np.float32)
+
+
+def separate(
+    model: Separator,
+    photographs: np.ndarray,
+    *,
+    tile: int,
+    device: torch.device,
+    approach: str | None = None,
+) -> dict[str, np.ndarray]:
+    """``{"front": ..., "back": ...}``: ``model``'s pair (under ``approach``, default its own)
+    on an in-memory (H, W, 7) stack, in tiles with the model's halo."""
+    return {
+        side: predict(module, photographs, halo=model.halo, tile=tile, device=device)
+        for side, module in model.sides(approach).items()
+    }

@@ -27,8 +27,7 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 from xraysep.core import device as devices
-from xraysep.core.inference import predict
-from xraysep.core.separator import stack
+from xraysep.core.separator import separate, stack
 
 # per request: larger images belong in `xraysep separate`. The server parses a request's JSON
 # before the model sees it (about 1 GB of memory for 4 megapixels), so an operator may set a
@@ -126,9 +125,5 @@ class SeparatorModel(PythonModel):
         shape = photographs["front"].shape[:2]
         xray = check_xray((params or {}).get("xray"), shape, self.model.needs_xray)
         inputs = stack(photographs["front"], photographs["back"], xray)
-        return {
-            f"{side}_xray": predict(
-                module, inputs, halo=self.model.halo, tile=TILE, device=self.device
-            )
-            for side, module in self.model.sides().items()
-        }
+        pair = separate(self.model, inputs, tile=TILE, device=self.device)
+        return {f"{side}_xray": image for side, image in pair.items()}

@@ -29,7 +29,7 @@ from xraysep.core.combined import ORDERS, CombinedModel
 from xraysep.core.inference import centre_window, predict
 from xraysep.core.methods import SHARED, check_method
 from xraysep.core.metrics import reconstruction
-from xraysep.core.separator import Separator, stack
+from xraysep.core.separator import Separator, separate, stack
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, registry, store, tracking
 from xraysep.io.console import err
@@ -113,10 +113,7 @@ def combine(
     )
     model, sources = build(name, method, photographs, tile, target)
     model.eval()
-    sides = {
-        side: predict(module, photographs, halo=model.halo, tile=tile, device=target)
-        for side, module in model.sides().items()
-    }
+    sides = separate(model, photographs, tile=tile, device=target)
     with tracking.run(name, "combine", {"xraysep.method": method}):
         mlflow.log_params(
             {

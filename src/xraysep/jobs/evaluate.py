@@ -19,9 +19,8 @@ from rich.table import Table
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core.inference import predict
 from xraysep.core.metrics import score
-from xraysep.core.separator import Separator, stack
+from xraysep.core.separator import Separator, separate, stack
 from xraysep.io import checkpoints, store, tracking
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import out
@@ -60,8 +59,7 @@ def approach_pairs(
     """(front, back) X-rays of every approach of ``model`` on an in-memory (H, W, 7) stack."""
     return {
         approach: tuple(
-            predict(module, photographs, halo=model.halo, tile=tile, device=device)
-            for module in model.sides(approach).values()
+            separate(model, photographs, tile=tile, device=device, approach=approach).values()
         )
         for approach in model.approaches
     }

@@ -18,10 +18,10 @@ from torch import nn
 
 from xraysep import config
 from xraysep.core.combined import ORDERS, slot_input
-from xraysep.core.inference import centre_window, predict, predict_region
+from xraysep.core.inference import centre_window, predict_region
 from xraysep.core.methods import SHARED
 from xraysep.core.network import NetConfig, TwoBranchNet, parameter_count
-from xraysep.core.separator import stack
+from xraysep.core.separator import separate, stack
 from xraysep.core.shared import SharedConfig, SharedModel, shared_loss
 from xraysep.core.training import Loss, TrainSettings, two_branch_loss
 from xraysep.errors import InputError
@@ -59,13 +59,8 @@ class Recipe:
             xray = panel.xray(*window)
             with torch.no_grad():
                 self.model.set_offsets(*(_tensor(a, device) for a in (first, second, xray)))
-            photographs = stack(first, second)
-            return {
-                f"shared_{side}": predict(
-                    module, photographs, halo=self.halo, tile=tile, device=device
-                )
-                for side, module in self.model.sides().items()
-            }
+            pair = separate(self.model, stack(first, second), tile=tile, device=device)
+            return {f"shared_{side}": image for side, image in pair.items()}
         inputs = zip(self.model.branches, self.slots, strict=True)
         return {
             f"order{self.key}_slot{slot}": predict_region(
