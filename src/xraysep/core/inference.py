@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from xraysep.core import device as devices
+from xraysep.core.allocator import return_large_buffers
 from xraysep.core.preprocess import unit_scale
 
 Reader = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> (h, w, c) float32 in [0, 1]
@@ -101,9 +102,11 @@ def map_module(
     whole-image inference. Each tile's stack is built (scaled to [0, 1], float32) only when it
     is run, so a block in flight holds its parts in their stored dtypes (8-bit photographs),
     not a float copy of all channels. ``load_module`` is called in the worker, so a
-    distributed cluster loads the weights itself instead of receiving them."""
+    distributed cluster loads the weights itself instead of receiving them, and sets up its
+    own allocator (``core.allocator``) so that memory stays flat over a whole panel."""
 
     def block(*chunks: np.ndarray) -> np.ndarray:
+        return_large_buffers()
         shape = chunks[0].shape[:2]
 
         def read(ys: slice, xs: slice) -> np.ndarray:
