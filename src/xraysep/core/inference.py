@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from xraysep.core import device as devices
-from xraysep.core.allocator import return_large_buffers
+from xraysep.core.allocator import release_freed_memory
 from xraysep.core.preprocess import unit_scale
 
 Reader = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> (h, w, c) float32 in [0, 1]
@@ -54,7 +54,7 @@ def run(branch: nn.Module, rgb: np.ndarray, device: torch.device) -> np.ndarray:
 
 
 def predict_region(
-    branch: nn.Module,
+    branches: Sequence[nn.Module],
     read: Reader,
     shape: tuple[int, int],
     region: tuple[slice, slice],
@@ -63,16 +63,21 @@ def predict_region(
     tile: int,
     device: torch.device,
 ) -> np.ndarray:
-    """The branch's output over ``region`` of an image of ``shape``, computed in tiles."""
+    """Each branch's output over ``region`` of an image of ``shape``, (K, h, w), computed in
+    tiles: each tile is read once for all branches, and the heaps' freed pages go back to the
+    system after it (``core.allocator``), so memory does not creep up over a whole panel."""
     ys, xs = region
-    out = np.empty((ys.stop - ys.start, xs.stop - xs.start), dtype=np.float32)
+    out = np.empty((len(branches), ys.stop - ys.start, xs.stop - xs.start), dtype=np.float32)
     for wy, wx in windows(region, tile):
         ry, rx = with_halo(wy, halo, shape[0]), with_halo(wx, halo, shape[1])
-        result = run(branch, read(ry, rx), device)
+        inputs = read(ry, rx)
         top, left = wy.start - ry.start, wx.start - rx.start
-        out[wy.start - ys.start : wy.stop - ys.start, wx.start - xs.start : wx.stop - xs.start] = (
-            result[top : top + wy.stop - wy.start, left : left + wx.stop - wx.start]
-        )
+        rows, cols = slice(top, top + wy.stop - wy.start), slice(left, left + wx.stop - wx.start)
+        into = (slice(wy.start - ys.start, wy.stop - ys.start),
+                slice(wx.start - xs.start, wx.stop - xs.start))  # fmt: skip
+        for index, branch in enumerate(branches):
+            out[(index, *into)] = run(branch, inputs, device)[rows, cols]
+        release_freed_memory()
     return out
 
 
@@ -83,47 +88,50 @@ def predict(
     shape = rgb.shape[:2]
     region = (slice(0, shape[0]), slice(0, shape[1]))
     return predict_region(
-        branch, lambda ys, xs: rgb[ys, xs], shape, region, halo=halo, tile=tile, device=device
-    )
+        [branch], lambda ys, xs: rgb[ys, xs], shape, region, halo=halo, tile=tile, device=device
+    )[0]
 
 
-def map_module(
+def map_modules(
     parts: Sequence[da.Array],
-    load_module: Callable[[], nn.Module],
+    load_modules: Callable[[], Sequence[nn.Module]],
+    count: int,
     *,
     halo: int,
     tile: int,
     device: torch.device,
 ) -> da.Array:
-    """A module over the stack made of ``parts``, dask (H, W, c) arrays in the same blocks
-    (the front and back photographs as stored, the X-ray): ``map_overlap`` hands each block
-    its halo from the neighbours (none beyond the image border, where the network zero-pads
-    as on the whole image), runs it in tiles, and trims the halo again, so the result equals
-    whole-image inference. Each tile's stack is built (scaled to [0, 1], float32) only when it
-    is run, so a block in flight holds its parts in their stored dtypes (8-bit photographs),
-    not a float copy of all channels. ``load_module`` is called in the worker, so a
-    distributed cluster loads the weights itself instead of receiving them, and sets up its
-    own allocator (``core.allocator``) so that memory stays flat over a whole panel."""
+    """The ``count`` modules ``load_modules`` gives, over the stack made of ``parts``: an
+    (H, W, count) dask array. ``parts`` are dask (H, W, c) arrays in the same blocks (the
+    front and back photographs as stored, the X-ray). Each block gets its halo from the
+    neighbours (none beyond the image border, where the network zero-pads as on the whole
+    image), is run in tiles, and loses the halo again, so the result equals whole-image
+    inference. One task per block computes every output, so each input block is read once
+    and freed once its neighbours are done, instead of being held until the last of several
+    separate graphs gets to it. Each tile's stack is built (scaled to [0, 1], float32) only
+    when it is run, so a block in flight holds its parts in their stored dtypes (8-bit
+    photographs). ``load_modules`` is called in the worker, so a distributed cluster loads
+    the weights itself instead of receiving them."""
+    depth = {0: halo, 1: halo, 2: 0}
+    overlapped = [da.overlap.overlap(part, depth=depth, boundary="none") for part in parts]
 
     def block(*chunks: np.ndarray) -> np.ndarray:
-        return_large_buffers()
         shape = chunks[0].shape[:2]
 
         def read(ys: slice, xs: slice) -> np.ndarray:
             return np.concatenate([unit_scale(chunk[ys, xs]) for chunk in chunks], axis=-1)
 
         whole = (slice(0, shape[0]), slice(0, shape[1]))
-        return predict_region(
-            load_module(), read, shape, whole, halo=halo, tile=tile, device=device
+        out = predict_region(
+            load_modules(), read, shape, whole, halo=halo, tile=tile, device=device
         )
+        return np.moveaxis(out, 0, -1)
 
-    return da.map_overlap(
+    result = da.map_blocks(
         block,
-        *parts,
-        depth={0: halo, 1: halo, 2: 0},
-        boundary="none",
-        trim=True,
-        drop_axis=2,
+        *overlapped,
+        chunks=(*overlapped[0].chunks[:2], (count,)),
         dtype=np.float32,
-        meta=np.empty((0, 0), dtype=np.float32),
+        meta=np.empty((0, 0, 0), dtype=np.float32),
     )
+    return da.overlap.trim_internal(result, depth, boundary="none")

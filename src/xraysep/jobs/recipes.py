@@ -64,14 +64,14 @@ class Recipe:
         inputs = zip(self.model.branches, self.slots, strict=True)
         return {
             f"order{self.key}_slot{slot}": predict_region(
-                branch,
+                [branch],
                 lambda ys, xs, side=side: panel.rgb(side, ys, xs),
                 panel.shape,
                 window,
                 halo=self.halo,
                 tile=tile,
                 device=device,
-            )
+            )[0]
             for slot, (branch, side) in enumerate(inputs, start=1)
         }
 

@@ -1,16 +1,17 @@
 """Separate: run the combined model over whole panels, zarr to zarr, in bounded memory.
 
 The panel's stack (front RGB, back RGB, mixed X-ray: ``core.separator``) becomes dask arrays
-over the panel store in blocks of ``separate.block`` pixels; ``core.inference.map_module``
-runs each of the model's outputs on every block with its halo (``map_overlap``), so the
+over the panel store in blocks of ``separate.block`` pixels; ``core.inference.map_modules``
+runs all of the model's outputs on every block with its halo, in one task per block, so the
 result equals whole-image inference while memory stays bounded by the blocks in flight.
 Results are stored block by block into ``data/separated/<panel>.zarr/<model-version>/``:
 arrays ``front_xray``, ``back_xray`` and, for methods with more than one estimate of the
 split, ``uncertainty`` (per pixel, how far apart those estimates are: where not to trust the
 result). The shards are the blocks, so no shard is rewritten or written by two threads at
-once; the version group is built under a temporary name and renamed into place. Several
-panels are separated in one dask computation, on local threads or on a ``dask.distributed``
-cluster given its address. People get 16-bit TIFFs and PNG previews under
+once; the version group is built under a temporary name and renamed into place. On local
+threads the blocks are computed a batch of ``separate.workers`` neighbours at a time, so
+memory stays flat whatever the panel's size; on a ``dask.distributed`` cluster given its
+address, all blocks of all panels go in one computation. People get 16-bit TIFFs and PNG previews under
 ``reports/<panel>/separated/`` (the uncertainty as a heat map).
 """
 
@@ -34,7 +35,7 @@ from dask.callbacks import Callback
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core.inference import map_module
+from xraysep.core.inference import map_modules
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, images, store, tracking
 from xraysep.io.atomic import atomic_dir
@@ -64,9 +65,10 @@ def outputs(model: checkpoints.Separator) -> dict[str, torch.nn.Module]:
     return modules
 
 
-def output_module(path: str, version: str, device: str, output: str) -> torch.nn.Module:
-    """The module that makes ``output``; module-level so dask can ship it to workers."""
-    return outputs(checkpoints.separator_on(path, version, device))[output]
+def output_modules(path: str, version: str, device: str) -> list[torch.nn.Module]:
+    """The modules that make the outputs, in order; module-level so dask can ship it to
+    workers."""
+    return list(outputs(checkpoints.separator_on(path, version, device)).values())
 
 
 def panel_parts(panel: store.Panel, block: int) -> list[da.Array]:
@@ -113,14 +115,18 @@ def prepare(name: str, model: Path | None) -> Job:
 
 
 class TaskProgress(Callback):
-    """A rich progress bar fed by dask's local schedulers, one tick per finished task."""
+    """A rich progress bar fed by dask's local schedulers, one tick per finished task, over
+    ``batches`` computations of about the same size: the first one's task count sets the
+    total."""
 
-    def __init__(self, bar, task) -> None:
+    def __init__(self, bar, task, batches: int) -> None:
         super().__init__()
-        self.bar, self.task = bar, task
+        self.bar, self.task, self.batches = bar, task, batches
 
     def _start_state(self, dsk, state) -> None:
-        self.bar.update(self.task, total=len(state["ready"]) + len(state["waiting"]) + 1)
+        if self.bar.tasks[self.task].total is None:
+            tasks = len(state["ready"]) + len(state["waiting"]) + 1
+            self.bar.update(self.task, total=tasks * self.batches)
 
     def _posttask(self, key, result, dsk, state, worker_id) -> None:
         self.bar.advance(self.task)
@@ -140,8 +146,38 @@ def cpu_threads(workers: int, device: torch.device) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def compute(stores: list, scheduler: str | None, workers: int, device: torch.device) -> None:
-    """Run the store graphs: on the cluster at ``scheduler``, else on local threads."""
+def batch_stores(
+    result: da.Array, targets: list[zarr.Array], block: int, workers: int
+) -> list[list]:
+    """Store graphs for the (H, W, K) ``result`` into its K ``targets``, one list per batch
+    of ``workers`` neighbouring blocks in a row. Computed one batch after another, only a
+    batch's input blocks and their neighbours (which give its halo) are in memory at once,
+    so memory stays flat whatever the panel's size: one computation over the whole panel let
+    dask read input blocks far ahead of the network (100 megapixels peaked at 2.5 GB), and
+    one per row of blocks grows with the panel's width."""
+    height, width = result.shape[:2]
+    return [
+        [
+            da.store(
+                result[top : top + block, left : left + block * workers, index],
+                target,
+                regions=(
+                    slice(top, min(top + block, height)),
+                    slice(left, min(left + block * workers, width)),
+                ),
+                lock=False,
+                compute=False,
+            )
+            for index, target in enumerate(targets)
+        ]
+        for top in range(0, height, block)
+        for left in range(0, width, block * workers)
+    ]
+
+
+def compute(batches: list[list], scheduler: str | None, workers: int, device: torch.device) -> None:
+    """Run the store graphs: all at once on the cluster at ``scheduler`` (its workers manage
+    their memory), else batch after batch on local threads."""
     if scheduler:
         from distributed import Client
 
@@ -152,12 +188,14 @@ def compute(stores: list, scheduler: str | None, workers: int, device: torch.dev
                 f"--scheduler {scheduler}: no dask scheduler answers ({error})"
             ) from error
         with client:
-            dask.compute(*stores, scheduler=client)
+            dask.compute(*(store for batch in batches for store in batch), scheduler=client)
         return
     with cpu_threads(workers, device), progress() as bar:
-        task = bar.add_task("separate", total=None, status=f"{len(stores)} arrays")
-        with TaskProgress(bar, task):
-            dask.compute(*stores, scheduler="threads", num_workers=workers)
+        task = bar.add_task("separate", total=None, status=f"{len(batches)} batches of blocks")
+        with TaskProgress(bar, task, len(batches)):
+            for batch in batches:
+                dask.compute(*batch, scheduler="threads", num_workers=workers)
+        bar.update(task, completed=bar.tasks[task].total)
 
 
 def separate(
@@ -176,7 +214,7 @@ def separate(
     tile, workers, block = int(settings["tile"]), int(settings["workers"]), int(settings["block"])
 
     with contextlib.ExitStack() as stack:
-        stores, groups = [], {}
+        batches, groups = [], {}
         for job in jobs:
             ensure_results_store(job.where.separated_store)
             temporary = stack.enter_context(atomic_dir(job.where.separated_store / job.version))
@@ -192,18 +230,22 @@ def separate(
                 },
             )
             groups[job.name] = job.where.separated_store / job.version
-            parts = panel_parts(job.panel, block)
-            for output in job.outputs:
-                load = functools.partial(
-                    output_module, str(job.model), job.version, str(target), output
-                )
-                result = map_module(parts, load, halo=job.halo, tile=tile, device=target)
-                target_array = store.create_image_array(
-                    group, output, job.panel.shape, np.float32, shard=block
-                )
-                stores.append(da.store(result, target_array, lock=False, compute=False))
+            load = functools.partial(output_modules, str(job.model), job.version, str(target))
+            result = map_modules(
+                panel_parts(job.panel, block),
+                load,
+                len(job.outputs),
+                halo=job.halo,
+                tile=tile,
+                device=target,
+            )
+            targets = [
+                store.create_image_array(group, output, job.panel.shape, np.float32, shard=block)
+                for output in job.outputs
+            ]
+            batches += batch_stores(result, targets, block, workers)
         began = time.perf_counter()
-        compute(stores, scheduler, workers, target)
+        compute(batches, scheduler, workers, target)
         seconds = time.perf_counter() - began
     megapixels = sum(job.panel.shape[0] * job.panel.shape[1] for job in jobs) / 1e6
     for job in jobs:
