@@ -11,8 +11,8 @@ result). The shards are the blocks, so no shard is rewritten or written by two t
 once; the version group is built under a temporary name and renamed into place. On local
 threads the blocks are computed a batch of ``separate.workers`` neighbours at a time, so
 memory stays flat whatever the panel's size; on a ``dask.distributed`` cluster given its
-address, all blocks of all panels go in one computation. People get 16-bit TIFFs and PNG previews under
-``reports/<panel>/separated/`` (the uncertainty as a heat map).
+address, all blocks of all panels go in one computation. People get 16-bit TIFFs and PNG
+previews under ``reports/<panel>/separated/`` (the uncertainty as a heat map).
 """
 
 from __future__ import annotations
@@ -150,28 +150,26 @@ def batch_stores(
     result: da.Array, targets: list[zarr.Array], block: int, workers: int
 ) -> list[list]:
     """Store graphs for the (H, W, K) ``result`` into its K ``targets``, one list per batch
-    of ``workers`` neighbouring blocks in a row. Computed one batch after another, only a
+    of ``workers`` blocks, taken in row-major order (a batch may wrap onto the next row, so
+    no worker waits on a short end of a row). Computed one batch after another, only a
     batch's input blocks and their neighbours (which give its halo) are in memory at once,
     so memory stays flat whatever the panel's size: one computation over the whole panel let
-    dask read input blocks far ahead of the network (100 megapixels peaked at 2.5 GB), and
-    one per row of blocks grows with the panel's width."""
+    dask read input blocks far ahead of the network (100 megapixels peaked at 2.5 GB)."""
     height, width = result.shape[:2]
+    blocks = [
+        (slice(top, min(top + block, height)), slice(left, min(left + block, width)))
+        for top in range(0, height, block)
+        for left in range(0, width, block)
+    ]
     return [
         [
             da.store(
-                result[top : top + block, left : left + block * workers, index],
-                target,
-                regions=(
-                    slice(top, min(top + block, height)),
-                    slice(left, min(left + block * workers, width)),
-                ),
-                lock=False,
-                compute=False,
+                result[rows, cols, index], target, regions=(rows, cols), lock=False, compute=False
             )
+            for rows, cols in blocks[first : first + workers]
             for index, target in enumerate(targets)
         ]
-        for top in range(0, height, block)
-        for left in range(0, width, block * workers)
+        for first in range(0, len(blocks), workers)
     ]
 
 
