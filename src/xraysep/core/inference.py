@@ -106,12 +106,14 @@ def map_modules(
     front and back photographs as stored, the X-ray). Each block gets its halo from the
     neighbours (none beyond the image border, where the network zero-pads as on the whole
     image), is run in tiles, and loses the halo again, so the result equals whole-image
-    inference. One task per block computes every output, so each input block is read once
-    and freed once its neighbours are done, instead of being held until the last of several
-    separate graphs gets to it. Each tile's stack is built (scaled to [0, 1], float32) only
-    when it is run, so a block in flight holds its parts in their stored dtypes (8-bit
-    photographs). ``load_modules`` is called in the worker, so a distributed cluster loads
-    the weights itself instead of receiving them."""
+    inference: ``dask.array.map_overlap``'s own three steps (overlap, map_blocks, trim),
+    spelled out because the result has an axis of outputs that no input has. One task per
+    block computes every output, so each input block is read once and freed once its
+    neighbours are done, instead of being held until the last of several separate graphs
+    gets to it. Each tile's stack is built (scaled to [0, 1], float32) only when it is run,
+    so a block in flight holds its parts in their stored dtypes (8-bit photographs).
+    ``load_modules`` is called in the worker, so a distributed cluster loads the weights
+    itself instead of receiving them."""
     depth = {0: halo, 1: halo, 2: 0}
     overlapped = [da.overlap.overlap(part, depth=depth, boundary="none") for part in parts]
 
