@@ -27,11 +27,7 @@ def _libc() -> ctypes.CDLL | None:
     return libc if hasattr(libc, "malloc_trim") else None
 
 
-def release_freed_memory() -> bool:
-    """Return the heaps' free pages to the operating system; False where there is no glibc
-    to ask."""
-    libc = _libc()
-    if libc is None:
-        return False
-    libc.malloc_trim(0)
-    return True
+def release_freed_memory() -> None:
+    """Return the heaps' free pages to the operating system, where there is glibc to ask."""
+    if (libc := _libc()) is not None:
+        libc.malloc_trim(0)
