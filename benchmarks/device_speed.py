@@ -4,10 +4,13 @@ For each preset: trains order 12 and order 21 with the real ``xraysep train`` jo
 default synthetic panel and reports seconds per iteration and per order (both from the MLflow
 run), then separates a larger synthetic panel with the combined model through the real
 ``xraysep separate`` path and reports megapixels per second. On CUDA this exercises bf16
-autocast, channels_last and pinned transfers; ``--compile`` adds ``torch.compile``.
+autocast, channels_last and pinned transfers; ``--compile`` adds ``torch.compile``. Before the
+timed orders of each preset, an untimed order of ``--warmup`` iterations pays the one-off
+costs (CUDA context, cuDNN algorithm search, compilation) that would otherwise land on
+order 12 alone.
 
     uv run python benchmarks/device_speed.py [--device cuda] [--presets paper fast]
-        [--iterations 300] [--panel 256] [--inference-panel 4096] [--compile]
+        [--iterations 300] [--warmup 2] [--panel 256] [--inference-panel 4096] [--compile]
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--presets", nargs="+", default=["paper", "fast"])
     parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations per preset")
     parser.add_argument("--panel", type=int, default=256, help="training panel side")
     parser.add_argument("--inference-panel", type=int, default=4096)
     parser.add_argument("--compile", action="store_true")
@@ -53,6 +57,8 @@ def main() -> None:
     rows = []
     for preset in args.presets:
         timings = {}
+        if args.warmup:
+            train("train", "12", preset=preset, iterations=args.warmup, device=device)
         for order in ("12", "21"):
             train("train", order, preset=preset, iterations=args.iterations, device=device)
             chosen = f"params.preset = '{preset}' and params.order = '{order}'"
