@@ -148,7 +148,7 @@ CLI_ROWS = [
     (
         "unknown preset",
         ["train", "p", "--order", "12", "--preset", "huge"],
-        "preset 'huge': unknown; params.yaml defines fast, fast-crops, paper, tiny",
+        "preset 'huge': unknown; params.yaml defines fast, fast-crops, paper, paper-crops, tiny",
     ),
     (
         "unknown device",
