@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import mlflow
-from mlflow.entities import Run
+from mlflow.entities import Metric, Run
 
 from xraysep import config
 from xraysep.io.versioning import data_hash, git_commit
@@ -76,3 +77,28 @@ def run(
             }
         )
         yield active
+
+
+class StepLog:
+    """One metric per optimiser step, written to a run in batches of ``every`` steps.
+
+    A ``log_metric`` per step costs MLflow's writer thread about 3.7 ms per step (one SQLite
+    transaction each, measured on a 2-core CPU), and that thread takes the GIL from the
+    training loop: on an H200 the train job ran the ``fast`` preset at 12.3 ms per step where
+    the bare loop took 6.7. One ``log_batch`` per hundred steps costs 0.09 ms per step. ``flush`` writes what is
+    pending; call it before a checkpoint so that the logged history never lags it.
+    """
+
+    def __init__(self, run_id: str, key: str, every: int = 100) -> None:
+        self.run_id, self.key, self.every = run_id, key, every
+        self.pending: list[Metric] = []
+
+    def add(self, step: int, value: float) -> None:
+        self.pending.append(Metric(self.key, value, int(time.time() * 1000), step))
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            mlflow.MlflowClient().log_batch(self.run_id, metrics=self.pending, synchronous=False)
+            self.pending = []

@@ -197,11 +197,15 @@ def train_network(
         elif context.leader:
             err.print(f"{label}: resuming from iteration {start.step} ({resume_path})")
 
+        losses_log = tracking.StepLog(run.info.run_id, "loss") if context.leader else None
+
         def save(checkpoint: Checkpoint) -> None:
             checkpoint.sampler = {"ranks": distributed.gather(context, checkpoint.sampler)}
-            if context.leader:
-                # the losses are logged asynchronously: a checkpoint must not get ahead of
-                # them, or a kill after it loses their tail and the resumed history has a gap
+            if losses_log is not None:
+                # the losses are logged in batches, asynchronously: a checkpoint must not get
+                # ahead of them, or a kill after it loses their tail and the resumed history
+                # has a gap
+                losses_log.flush()
                 mlflow.flush_async_logging()
                 checkpoints.save_resume(resume_path, checkpoint, fingerprint, run.info.run_id)
 
@@ -215,8 +219,8 @@ def train_network(
                 )
 
             def on_step(step: int, loss: float) -> None:
-                if bar is not None:
-                    mlflow.log_metric("loss", loss, step=step, synchronous=False)
+                if losses_log is not None:
+                    losses_log.add(step, loss)
                     bar.update(task, advance=1, status=f"loss {loss:.5f}")
 
             began = time.perf_counter()
@@ -225,6 +229,8 @@ def train_network(
                 on_step=on_step, start=start, save=save, wrap=wrap,
             )  # fmt: skip
             seconds = time.perf_counter() - began
+            if losses_log is not None:
+                losses_log.flush()
         distributed.finish(context, net)
         consistent = distributed.identical(context, net)
         if not context.leader:
