@@ -85,8 +85,9 @@ class StepLog:
     A ``log_metric`` per step costs MLflow's writer thread about 3.7 ms per step (one SQLite
     transaction each, measured on a 2-core CPU), and that thread takes the GIL from the
     training loop: on an H200 the train job ran the ``fast`` preset at 12.3 ms per step where
-    the bare loop took 6.7. One ``log_batch`` per hundred steps costs 0.09 ms per step. ``flush`` writes what is
-    pending; call it before a checkpoint so that the logged history never lags it.
+    the bare loop took 6.7. One ``log_batch`` per hundred steps costs 0.09 ms per step.
+    ``flush`` writes what is pending; call it before a checkpoint so that the logged history
+    never lags it.
     """
 
     def __init__(self, run_id: str, key: str, every: int = 100) -> None:
