@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from xraysep.core.inference import predict, run
+from xraysep.core.combined import CombinedModel
+from xraysep.core.inference import predict, run, run_all
 from xraysep.core.network import Branch, NetConfig
+from xraysep.core.separator import stack
+from xraysep.jobs.separate import outputs
 
 
 @pytest.mark.parametrize("tile", [16, 23, 64])
@@ -34,3 +37,24 @@ def test_halo_too_small_differs():
     cpu = torch.device("cpu")
     short = predict(branch, rgb, halo=config.radius - 2, tile=16, device=cpu)
     assert np.abs(short - run(branch, rgb, cpu)).max() > 1e-4
+
+
+@pytest.mark.parametrize(("rule", "passes"), [("paper", 4), ("consistent", 4)])
+def test_outputs_share_their_network_passes(rule, passes):
+    """Front, back and uncertainty on one tile run each slot once (separately: 6 and 12
+    passes), with the same values as run one by one."""
+    torch.manual_seed(0)
+    model = CombinedModel(NetConfig(channels=(4, 4, 1), kernel=3), rule=rule).eval()
+    calls = []
+    for order in ("12", "21"):
+        for slot in (1, 2):
+            model.branch(order, slot).register_forward_hook(lambda *_: calls.append(1))
+    modules = list(outputs(model).values())
+    rng = np.random.default_rng(0)
+    photographs = stack(*(rng.random((24, 20, 3), dtype=np.float32) for _ in "fb"))
+    cpu = torch.device("cpu")
+    together = run_all(modules, photographs, cpu)
+    assert len(calls) == passes
+    alone = [run(module, photographs, cpu) for module in modules]
+    assert len(calls) == passes + {"paper": 6, "consistent": 12}[rule]
+    np.testing.assert_array_equal(together, np.stack(alone))

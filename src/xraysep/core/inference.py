@@ -9,7 +9,9 @@ per-channel affine map, so tiling does not change it either. Memory is bounded b
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 
 import dask.array as da
 import numpy as np
@@ -21,6 +23,38 @@ from xraysep.core.allocator import release_freed_memory
 from xraysep.core.preprocess import unit_scale
 
 Reader = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> (h, w, c) float32 in [0, 1]
+
+_PASSES: ContextVar[dict[tuple, tuple[torch.Tensor, torch.Tensor]] | None] = ContextVar(
+    "passes", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_passes() -> Iterator[None]:
+    """Within it, ``once`` runs each module on each input a single time.
+
+    A separator's outputs share network passes: the paper's front and back are two of the
+    four slots whose disagreement is the uncertainty map, and the sum-consistent rule needs
+    all four for each side. Run together on one tile, the paper's model makes 4 passes
+    instead of 6, the sum-consistent rule 4 instead of 12.
+    """
+    token = _PASSES.set({})
+    try:
+        yield
+    finally:
+        _PASSES.reset(token)
+
+
+def once(module: nn.Module, stack: torch.Tensor, channels: slice) -> torch.Tensor:
+    """``module(stack[:, channels])``, computed once per module and input inside
+    ``shared_passes``."""
+    passes = _PASSES.get()
+    if passes is None:
+        return module(stack[:, channels])
+    key = (id(module), id(stack), channels.start, channels.stop)
+    if key not in passes or passes[key][0] is not stack:
+        passes[key] = (stack, module(stack[:, channels]))
+    return passes[key][1]
 
 
 def windows(region: tuple[slice, slice], tile: int) -> Iterator[tuple[slice, slice]]:
@@ -44,13 +78,18 @@ def with_halo(window: slice, halo: int, size: int) -> slice:
 
 
 @torch.inference_mode()
+def run_all(branches: Sequence[nn.Module], rgb: np.ndarray, device: torch.device) -> np.ndarray:
+    """Each branch on one (h, w, c) array, sharing their common passes -> (K, h, w) float32."""
+    batch = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+    batch = devices.to_device(batch, device)
+    with devices.autocast(device), shared_passes():
+        out = torch.cat([branch.eval()(batch)[0] for branch in branches])
+    return out.float().cpu().numpy()
+
+
 def run(branch: nn.Module, rgb: np.ndarray, device: torch.device) -> np.ndarray:
     """One forward pass of ``branch`` on an (h, w, 3) array -> (h, w) float32."""
-    branch.eval()
-    batch = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-    with devices.autocast(device):
-        out = branch(devices.to_device(batch, device))
-    return out[0, 0].float().cpu().numpy()
+    return run_all([branch], rgb, device)[0]
 
 
 def predict_region(
@@ -65,7 +104,8 @@ def predict_region(
 ) -> np.ndarray:
     """Each branch's output over ``region`` of an image of ``shape``, (K, h, w), computed in
     tiles: each tile is read once for all branches, and the heaps' freed pages go back to the
-    system after it (``core.allocator``), so memory does not creep up over a whole panel."""
+    system after it (``core.allocator``), so memory does not creep up over a whole panel.
+    The branches run together on each tile, sharing the passes they have in common."""
     ys, xs = region
     out = np.empty((len(branches), ys.stop - ys.start, xs.stop - xs.start), dtype=np.float32)
     for wy, wx in windows(region, tile):
@@ -75,8 +115,7 @@ def predict_region(
         rows, cols = slice(top, top + wy.stop - wy.start), slice(left, left + wx.stop - wx.start)
         into = (slice(wy.start - ys.start, wy.stop - ys.start),
                 slice(wx.start - xs.start, wx.stop - xs.start))  # fmt: skip
-        for index, branch in enumerate(branches):
-            out[(index, *into)] = run(branch, inputs, device)[rows, cols]
+        out[(slice(None), *into)] = run_all(branches, inputs, device)[:, rows, cols]
         release_freed_memory()
     return out
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xraysep.core.inference import predict
+from xraysep.core.inference import once, predict
 
 FRONT, BACK, XRAY = slice(0, 3), slice(3, 6), slice(6, 7)
 PHOTOGRAPH = {"front": FRONT, "back": BACK}
@@ -40,14 +40,15 @@ class Separator(Protocol):
 
 
 class Channels(nn.Module):
-    """``module`` applied to some channels of the stack (a photograph, or the X-ray)."""
+    """``module`` applied to some channels of the stack (a photograph, or the X-ray); once
+    per tile for all of a separator's outputs (``core.inference.shared_passes``)."""
 
     def __init__(self, module: nn.Module, channels: slice) -> None:
         super().__init__()
         self.module, self.channels = module, channels
 
     def forward(self, stack: torch.Tensor) -> torch.Tensor:
-        return self.module(stack[:, self.channels])
+        return once(self.module, stack, self.channels)
 
 
 def stack(front: np.ndarray, back: np.ndarray, xray: np.ndarray | None = None) -> np.ndarray:
