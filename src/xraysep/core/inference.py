@@ -47,12 +47,13 @@ def shared_passes() -> Iterator[None]:
 
 def once(module: nn.Module, stack: torch.Tensor, channels: slice) -> torch.Tensor:
     """``module(stack[:, channels])``, computed once per module and input inside
-    ``shared_passes``."""
+    ``shared_passes``. The entry holds the input too, so no other tensor can take its id
+    while the context lasts."""
     passes = _PASSES.get()
     if passes is None:
         return module(stack[:, channels])
     key = (id(module), id(stack), channels.start, channels.stop)
-    if key not in passes or passes[key][0] is not stack:
+    if key not in passes:
         passes[key] = (stack, module(stack[:, channels]))
     return passes[key][1]
 
