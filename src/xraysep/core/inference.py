@@ -121,15 +121,22 @@ def predict_region(
     return out
 
 
+def predict_all(
+    branches: Sequence[nn.Module], rgb: np.ndarray, *, halo: int, tile: int, device: torch.device
+) -> np.ndarray:
+    """Each branch's output over a whole in-memory (H, W, c) image, (K, H, W)."""
+    shape = rgb.shape[:2]
+    region = (slice(0, shape[0]), slice(0, shape[1]))
+    return predict_region(
+        branches, lambda ys, xs: rgb[ys, xs], shape, region, halo=halo, tile=tile, device=device
+    )
+
+
 def predict(
     branch: nn.Module, rgb: np.ndarray, *, halo: int, tile: int, device: torch.device
 ) -> np.ndarray:
     """The branch's output over a whole in-memory (H, W, 3) image."""
-    shape = rgb.shape[:2]
-    region = (slice(0, shape[0]), slice(0, shape[1]))
-    return predict_region(
-        [branch], lambda ys, xs: rgb[ys, xs], shape, region, halo=halo, tile=tile, device=device
-    )[0]
+    return predict_all([branch], rgb, halo=halo, tile=tile, device=device)[0]
 
 
 def map_modules(

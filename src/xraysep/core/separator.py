@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xraysep.core.inference import once, predict
+from xraysep.core.inference import once, predict_all
 
 FRONT, BACK, XRAY = slice(0, 3), slice(3, 6), slice(6, 7)
 PHOTOGRAPH = {"front": FRONT, "back": BACK}
@@ -67,8 +67,8 @@ def separate(
     approach: str | None = None,
 ) -> dict[str, np.ndarray]:
     """``{"front": ..., "back": ...}``: ``model``'s pair (under ``approach``, default its own)
-    on an in-memory (H, W, 7) stack, in tiles with the model's halo."""
-    return {
-        side: predict(module, photographs, halo=model.halo, tile=tile, device=device)
-        for side, module in model.sides(approach).items()
-    }
+    on an in-memory (H, W, 7) stack, in tiles with the model's halo; both sides on each tile
+    together, so they share their passes (``core.inference.shared_passes``)."""
+    sides = model.sides(approach)
+    pair = predict_all(list(sides.values()), photographs, halo=model.halo, tile=tile, device=device)
+    return dict(zip(sides, pair, strict=True))
