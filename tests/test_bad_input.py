@@ -156,6 +156,11 @@ CLI_ROWS = [
         "device 'tpu': unknown; choose one of auto, cpu, cuda, mps",
     ),
     (
+        "unknown benchmark suite",
+        ["benchmark", "--suite", "holdout"],
+        "suite 'holdout': unknown; choose one of test, validation",
+    ),
+    (
         "no iterations",
         ["train", "p", "--order", "21", "--iterations", "0"],
         "--iterations 0: must be at least 1",

@@ -164,3 +164,27 @@ def test_benchmark_table_figures_and_mlflow(project, cli):
     assert run.data.metrics["hidden/linear/front_psnr"] == pytest.approx(
         results["hidden"]["linear"]["front_psnr"]
     )
+
+
+def test_the_validation_suite_is_held_out(project, cli):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    suites = params["benchmark"]
+    test, validation = suites["panels"].values(), suites["validation"].values()
+    assert len(validation) >= 6
+    # other (front, back) pairings and other seeds than every panel of the test suite
+    assert not {(p["front"], p["back"]) for p in test} & {
+        (p["front"], p["back"]) for p in validation
+    }
+    assert not {p["seed"] for p in test} & {p["seed"] for p in validation}
+    two = {name: suites["validation"][name] for name in ("rocket-coffee", "astronaut-chelsea")}
+    params["benchmark"] |= {"size": 40, "validation": two}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    code, _, err = cli("benchmark", "--suite", "validation", "--method", "half")
+    assert code == 0, err
+    directory = project / "reports" / "benchmark-validation"
+    results = json.loads((directory / "benchmark.json").read_text())
+    assert set(results) == {"rocket-coffee", "astronaut-chelsea"}
+    assert "`params.yaml: benchmark.validation`" in (directory / "benchmark.md").read_text()
+    assert (directory / "rocket-coffee.png").is_file()
+    assert (project / "data" / "panels" / "val-rocket-coffee.zarr").is_dir()
+    assert not (project / "reports" / "benchmark").exists()  # the test suite's report is apart

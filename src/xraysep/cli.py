@@ -231,6 +231,13 @@ def demo(
 
 @app.command()
 def benchmark(
+    suite: Annotated[
+        str,
+        typer.Option(
+            help="test: the panels that report the methods; validation: held-out panels "
+            "for choosing a method's settings."
+        ),
+    ] = "test",
     size: Annotated[
         int | None, typer.Option(help="Side of every suite panel. [params: benchmark.size]")
     ] = None,
@@ -243,7 +250,7 @@ def benchmark(
     """Every method on the suite of synthetic panels with truth: reports/benchmark/."""
     from xraysep.jobs.benchmark import benchmark as run
 
-    run(size=size, methods=method, device=device)
+    run(suite=suite, size=size, methods=method, device=device)
 
 
 def main() -> None:

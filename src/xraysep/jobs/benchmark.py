@@ -1,15 +1,20 @@
 """Benchmark: every method on a suite of synthetic panels with ground truth (DESIGN §3, §5).
 
-The suite lives in ``params.yaml`` (``benchmark``): each panel is made by ``synth`` from its
-own pair of scikit-image pictures and physics (linear sum or Beer–Lambert, with or without the
-wood-grain support, noise levels, hidden content). On each panel every method is trained (the
-paper's two orderings once, shared by ``paper`` and ``consistent``), combined and run on the
-whole panel, through the same jobs as ``xraysep pipeline``, and scored against the truth.
+The suite lives in ``params.yaml`` (``benchmark.panels``): each panel is made by ``synth`` from
+its own pair of scikit-image pictures and physics (linear sum or Beer–Lambert, with or without
+the wood-grain support, noise levels, hidden content). On each panel every method is trained
+(the paper's two orderings once, shared by ``paper`` and ``consistent``), combined and run on
+the whole panel, through the same jobs as ``xraysep pipeline``, and scored against the truth.
 
-Writes ``reports/benchmark/``: ``benchmark.md`` (the mean over the suite, then one table per
-panel: per-side PSNR and SSIM, crosstalk, recon MSE, wall time), ``benchmark.json`` (every
-number) and one paper-style figure per panel, and logs them to one MLflow ``benchmark`` run
-(experiment ``xraysep/benchmark``) under which every training and combine is a child run.
+A second suite, ``benchmark.validation`` (other pictures, pairings and seeds), is for choosing
+a method's settings: on six 96² panels a change can win by chance alone, so a change is
+adopted when it wins on the held-out panels, and the test suite then reports it.
+
+Writes ``reports/benchmark/`` (the validation suite: ``reports/benchmark-validation/``):
+``benchmark.md`` (the mean over the suite, then one table per panel: per-side PSNR and SSIM,
+crosstalk, recon MSE, wall time), ``benchmark.json`` (every number) and one paper-style figure
+per panel, and logs them to one MLflow run of that name (experiment ``xraysep/benchmark``)
+under which every training and combine is a child run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import mlflow
 import numpy as np
@@ -39,7 +45,20 @@ from xraysep.jobs.synth import synth
 from xraysep.jobs.train import train_network
 
 EXPERIMENT = "benchmark"
-PREFIX = "bench-"  # suite panels are stored as data/panels/bench-<name>.zarr
+
+
+class Suite(NamedTuple):
+    """Where a suite's panels are defined, stored and reported."""
+
+    key: str  # its panels in params.yaml: benchmark.<key>
+    prefix: str  # its panels are stored as data/panels/<prefix><name>.zarr
+    report: str  # reports/<report>/ and the MLflow run's name
+
+
+SUITES = {
+    "test": Suite("panels", "bench-", "benchmark"),
+    "validation": Suite("validation", "val-", "benchmark-validation"),
+}
 LABELS = {"combined": "paper combined", "order12": "paper order 12", "order21": "paper order 21"}
 COLUMNS = {  # metric -> header, in table order
     "front_psnr": "front PSNR",
@@ -95,11 +114,11 @@ def against_paper(mean: Rows) -> str:
     return "\n".join(["", "## Against the paper's combined result", "", *lines])
 
 
-def report(panels: dict[str, Rows], size: int, preset: str, seconds: float) -> str:
+def report(panels: dict[str, Rows], key: str, size: int, preset: str, seconds: float) -> str:
     parts = [
         "# Benchmark: separation against ground truth",
         "",
-        f"{len(panels)} synthetic {size}×{size} panels (`params.yaml: benchmark`); PSNR and "
+        f"{len(panels)} synthetic {size}×{size} panels (`params.yaml: benchmark.{key}`); PSNR and "
         "SSIM per side after removing the unidentifiable offset, crosstalk = correlation of a "
         "side's error with the other side's truth, recon MSE = the paper's measure. Wall time: "
         "training of the networks a method needs (the paper's two orderings serve `paper` and "
@@ -118,10 +137,10 @@ def report(panels: dict[str, Rows], size: int, preset: str, seconds: float) -> s
 
 
 def run_panel(
-    panel: str, methods: list[str], preset: str, device: str | None, directory: Path
+    name: str, methods: list[str], preset: str, device: str | None, figure_path: Path
 ) -> dict[str, dict[str, float]]:
-    """Train, combine and score every method on one suite panel; save its figure."""
-    name = PREFIX + panel
+    """Train, combine and score every method on the suite panel stored as ``name``; save its
+    figure."""
     where = config.paths(name)
     loaded = store.open_panel(where.store, name)
     photographs = stack(loaded.rgb("front"), loaded.rgb("back"), loaded.xray())
@@ -148,33 +167,43 @@ def run_panel(
             if label not in rows:
                 rows[label] = score(photographs[..., 6], *pair, *truth) | {"seconds": seconds}
                 pairs[label] = pair
-    figure = paper_figure(panel, photographs[..., 0:3], photographs[..., 3:6],
+    figure = paper_figure(figure_path.stem, photographs[..., 0:3], photographs[..., 3:6],
                           photographs[..., 6], pairs, truth)  # fmt: skip
-    save_figure(figure, directory / f"{panel}.png")
+    save_figure(figure, figure_path)
     return rows
 
 
 def benchmark(
-    *, size: int | None = None, methods: list[str] | None = None, device: str | None = None
+    *,
+    suite: str = "test",
+    size: int | None = None,
+    methods: list[str] | None = None,
+    device: str | None = None,
 ) -> Path:
-    """Run the suite of ``params.yaml: benchmark``; returns the path of the markdown report."""
+    """Run ``suite`` (``test``: ``params.yaml: benchmark.panels``; ``validation``:
+    ``benchmark.validation``); returns the path of the markdown report."""
+    if suite not in SUITES:
+        raise InputError(f"suite {suite!r}: unknown; choose one of {', '.join(SUITES)}")
+    where = SUITES[suite]
     section = config.params()["benchmark"]
     size = int(size or section["size"])
     preset = str(section["preset"])
     methods = [check_method(m) for m in (methods or section["methods"])]
-    if not section.get("panels"):
-        raise InputError("params.yaml: benchmark.panels is empty; define at least one panel")
-    directory = config.project_root() / "reports" / "benchmark"
+    panels = section.get(where.key)
+    if not panels:
+        raise InputError(f"params.yaml: benchmark.{where.key} is empty; define at least one panel")
+    directory = config.project_root() / "reports" / where.report
     directory.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     results: dict[str, Rows] = {}
-    with tracking.run(EXPERIMENT, EXPERIMENT):
-        mlflow.log_params({"size": size, "preset": preset, "methods": ",".join(methods),
-                           "panels": ",".join(section["panels"])})  # fmt: skip
-        for panel, physics in section["panels"].items():
-            err.print(f"benchmark: panel {panel} ({len(results) + 1}/{len(section['panels'])})")
-            synth(PREFIX + panel, size=size, **physics, overwrite=True)
-            results[panel] = run_panel(panel, methods, preset, device, directory)
+    with tracking.run(EXPERIMENT, where.report):
+        mlflow.log_params({"suite": suite, "size": size, "preset": preset,
+                           "methods": ",".join(methods), "panels": ",".join(panels)})  # fmt: skip
+        for panel, physics in panels.items():
+            err.print(f"benchmark: {suite} panel {panel} ({len(results) + 1}/{len(panels)})")
+            synth(where.prefix + panel, size=size, **physics, overwrite=True)
+            figure = directory / f"{panel}.png"
+            results[panel] = run_panel(where.prefix + panel, methods, preset, device, figure)
             mlflow.log_artifact(str(directory / f"{panel}.png"), "figures")
             mlflow.log_metrics(
                 {
@@ -185,7 +214,7 @@ def benchmark(
                 }
             )
         seconds = time.perf_counter() - began
-        text = report(results, size, preset, seconds)
+        text = report(results, where.key, size, preset, seconds)
         path = directory / "benchmark.md"
         with atomic_file(path) as temporary:
             temporary.write_text(text)
