@@ -26,7 +26,7 @@ from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.baselines import HalfModel, LinearModel
 from xraysep.core.combined import ORDERS, CombinedModel
-from xraysep.core.inference import centre_window, predict
+from xraysep.core.inference import centre_window, predict_all
 from xraysep.core.methods import SHARED, check_method
 from xraysep.core.metrics import reconstruction
 from xraysep.core.separator import Separator, separate, stack
@@ -64,13 +64,10 @@ def measure_disagreement(
     model: CombinedModel, window: np.ndarray, tile: int, device: torch.device
 ) -> None:
     """Set ``model.disagreement``: the mean differences of the orderings' estimates per side."""
-    slots = {
-        (order, slot): predict(
-            model.slot(order, slot), window, halo=model.config.radius, tile=tile, device=device
-        )
-        for order in ORDERS
-        for slot in (1, 2)
-    }
+    keys = [(order, slot) for order in ORDERS for slot in (1, 2)]
+    modules = [model.slot(order, slot) for order, slot in keys]
+    estimates = predict_all(modules, window, halo=model.config.radius, tile=tile, device=device)
+    slots = dict(zip(keys, estimates, strict=True))
     front = np.mean(slots["12", 1] - slots["21", 2], dtype=np.float64)
     back = np.mean(slots["21", 1] - slots["12", 2], dtype=np.float64)
     model.disagreement.copy_(torch.tensor([front, back]))
