@@ -5,9 +5,13 @@ same device. The patch protocol (preset ``--patches``, the paper's 64×64 patche
 12) runs its iterations; its final reconstruction MSE and per-side PSNR (slot 1 against the
 true front, slot 2 against the true back, offset removed) set the bar. The crop protocol
 (preset ``--crops``) then trains until it meets the bar on all three measures, checking every
-``--every`` iterations; only training time is counted, not the checks.
+``--every`` iterations; only training time is counted, not the checks. Before either is
+timed, each protocol trains a throwaway network for ``--warmup`` iterations, so that one-off
+costs (the CUDA context, loading each kernel on first use, cuDNN's choice of algorithm for
+each new shape) land on neither protocol's clock.
 
     uv run python benchmarks/train_time_to_quality.py [--size 256] [--device auto]
+        [--patches fast] [--crops fast-crops] [--every 10] [--warmup 2]
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--patches", default="fast", help="preset of the patch protocol")
     parser.add_argument("--crops", default="fast-crops", help="preset of the crop protocol")
     parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations per protocol")
     args = parser.parse_args()
     scratch_project("time_to_quality")
     device = devices.resolve(args.device)
@@ -65,13 +70,25 @@ def main() -> None:
     stack = to_stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
     rows = []
 
+    def patches(settings: TrainSettings) -> PatchSampler:
+        grid = (settings.patch, settings.stride, settings.batch_size)
+        return PatchSampler(stack_reader(stack), panel.shape, *grid, 0)
+
+    def crops(settings: TrainSettings) -> CropSampler:
+        return CropSampler(stack_reader(stack), panel.shape, settings.crop, settings.batch_size, 0)
+
+    for name, sample in ((args.patches, patches), (args.crops, crops)):
+        if args.warmup:
+            preset = config.preset(name)
+            settings = TrainSettings.from_preset(preset, seed=0, iterations=args.warmup)
+            throwaway = TwoBranchNet(NetConfig.from_preset(preset))
+            fit(throwaway, two_branch_loss, sample(settings), settings, device)
+
     preset = config.preset(args.patches)
     settings = TrainSettings.from_preset(preset, seed=0)
     torch.manual_seed(0)
     net = TwoBranchNet(NetConfig.from_preset(preset))
-    sampler = PatchSampler(
-        stack_reader(stack), panel.shape, settings.patch, settings.stride, settings.batch_size, 0
-    )
+    sampler = patches(settings)
     began = time.perf_counter()
     fit(net, two_branch_loss, sampler, settings, device)
     seconds = time.perf_counter() - began
@@ -82,7 +99,7 @@ def main() -> None:
     settings = TrainSettings.from_preset(preset, seed=0)
     torch.manual_seed(0)
     net = TwoBranchNet(NetConfig.from_preset(preset))
-    sampler = CropSampler(stack_reader(stack), panel.shape, settings.crop, settings.batch_size, 0)
+    sampler = crops(settings)
     clock = {"training": 0.0, "since": time.perf_counter(), "steps": 0, "result": None}
 
     def check(step: int, loss: float) -> None:
