@@ -12,8 +12,10 @@ import torch
 import yaml
 
 from xraysep.core import device as devices
+from xraysep.core.crops import CropSampler
 from xraysep.core.inference import run as run_branch
-from xraysep.core.network import Branch, NetConfig
+from xraysep.core.network import Branch, NetConfig, TwoBranchNet
+from xraysep.core.training import TrainSettings, fit, stack_reader, two_branch_loss
 from xraysep.io import checkpoints
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -63,3 +65,34 @@ def test_train_and_separate_on_cuda_with_compile(project, cli):
     assert code == 0, err
     model, _ = checkpoints.load_combined(project / "models" / "p" / "combine.pt")
     assert all(p.device.type == "cpu" for p in model.parameters())  # files load anywhere
+
+
+@pytest.mark.parametrize("name", ["cpu", pytest.param("cuda", marks=cuda)])
+def test_training_steps_hold_one_host_thread_on_accelerators(name):
+    """On a GPU the host's share of a step is a few small copies, and a pool of intra-op
+    threads woken for each made whole-panel steps jitter from 5 to 40 ms on an H100 (README,
+    "Presets and protocols"); the CPU keeps its threads, and both get them back after."""
+    device, before = torch.device(name), 2  # the suite runs on one thread (conftest)
+    seen, threads = [], torch.get_num_threads
+    net = TwoBranchNet(NetConfig(channels=(4, 1)))
+    stack = torch.rand(7, 24, 24)
+    settings = TrainSettings(
+        iterations=3, batch_size=1, lr=1e-3, optimizer="adam", sampling="crops",
+        patch=0, stride=0, crop=24, seed=0,
+    )  # fmt: skip
+    sampler = CropSampler(stack_reader(stack), (24, 24), 24, 1, 0)
+    suite = torch.get_num_threads()
+    torch.set_num_threads(before)
+    try:
+        fit(
+            net,
+            two_branch_loss,
+            sampler,
+            settings,
+            device,
+            on_step=lambda *_: seen.append(threads()),
+        )
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(suite)
+    assert seen == [before if name == "cpu" else 1] * 3

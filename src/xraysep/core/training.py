@@ -162,7 +162,9 @@ def fit(
     gives the module the forward pass runs through (DistributedDataParallel,
     ``torch.compile``), applied after the weights are in place. Returns every step's loss."""
     model.to(device=device, memory_format=devices.memory_format(device)).train()
-    optimiser = OPTIMISERS[settings.optimizer](model.parameters(), lr=settings.lr)
+    optimiser = OPTIMISERS[settings.optimizer](
+        model.parameters(), lr=settings.lr, fused=device.type == "cuda"
+    )
     losses: list[float] = []
     if start is not None:
         model.load_state_dict(start.model)
@@ -171,28 +173,29 @@ def fit(
         losses = list(start.losses)
     forward = wrap(model)
     steps = settings.iterations * sampler.steps_per_iteration
-    for step in range(len(losses), steps):
-        for group in optimiser.param_groups:
-            group["lr"] = settings.learning_rate(step, steps)
-        batch = devices.to_device(sampler.next(), device)
-        with devices.autocast(device):
-            loss = loss_fn(forward, batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
-        on_step(step, losses[-1])
-        done = step + 1
-        every = settings.checkpoint_every
-        if save and every and done % every == 0 and done < steps:
-            save(
-                Checkpoint(
-                    step=done,
-                    losses=list(losses),
-                    model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                    optimiser=copy.deepcopy(optimiser.state_dict()),  # a snapshot, not a view
-                    sampler=sampler.state_dict(),
+    with devices.host_threads(device):
+        for step in range(len(losses), steps):
+            for group in optimiser.param_groups:
+                group["lr"] = settings.learning_rate(step, steps)
+            batch = devices.to_device(sampler.next(), device)
+            with devices.autocast(device):
+                loss = loss_fn(forward, batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+            on_step(step, losses[-1])
+            done = step + 1
+            every = settings.checkpoint_every
+            if save and every and done % every == 0 and done < steps:
+                save(
+                    Checkpoint(
+                        step=done,
+                        losses=list(losses),
+                        model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                        optimiser=copy.deepcopy(optimiser.state_dict()),  # a snapshot, not a view
+                        sampler=sampler.state_dict(),
+                    )
                 )
-            )
     model.eval()
     return losses
