@@ -55,11 +55,9 @@ def host_threads(device: torch.device) -> Iterator[None]:
     (cutting, stacking and pinning a batch) is a few small copies, and waking a pool of
     intra-op threads for each of them made whole-panel steps on an H100 take 5–40 ms instead
     of 5.7: the pool's jitter, not the GPU, set the pace. The CPU keeps its threads."""
-    if device.type == "cpu":
-        yield
-        return
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if device.type != "cpu":
+        torch.set_num_threads(1)
     try:
         yield
     finally:
