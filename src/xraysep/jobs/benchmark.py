@@ -204,7 +204,7 @@ def benchmark(
             synth(where.prefix + panel, size=size, **physics, overwrite=True)
             figure = directory / f"{panel}.png"
             results[panel] = run_panel(where.prefix + panel, methods, preset, device, figure)
-            mlflow.log_artifact(str(directory / f"{panel}.png"), "figures")
+            mlflow.log_artifact(str(figure), "figures")
             mlflow.log_metrics(
                 {
                     f"{panel}/{label.replace(' ', '_')}/{key}": value
