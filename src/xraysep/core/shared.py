@@ -17,16 +17,25 @@ Why it separates better than the paper's two branches (measured in ``xraysep ben
   map free to go negative fits the mixture better and separates worse, cancelling one
   side's structure with the other's.
 
+- *Thickness from the X-ray.* A colour map sees paint as if equally thick everywhere; the
+  mixed X-ray shows where it is not. Given the X-ray, each member fits every side's local
+  thickness to the residual in optical depth (``core.thickness``): each side stays its own
+  depth map, made locally thicker or thinner, so the pair explains more of the mixture
+  without taking the other side's shapes. Without the X-ray (a served request of
+  photographs alone) the sides are the colour maps' alone.
+
 The colour map is ``τ(y) = psf * softplus(Σₖ wₖ φₖ(y) + b)`` with Gaussian bumps
 ``φₖ(y) = exp(−|y − cₖ|² / 2s²)`` around the panel's palette ``cₖ``: ``palette`` colours
 found by k-means in both photographs, ``s`` the median distance between neighbouring palette
 colours. An ensemble of ``members`` maps, each with a palette from its own seed, is trained at
 once (independent parameters, one loss); the separation is their mean and the uncertainty
-their spread. The receptive field is the point-spread radius, so tiled inference is exact.
+their spread. The receptive field is the point-spread radius plus the thickness window's,
+so tiled inference is exact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,8 +44,11 @@ from scipy.cluster.vq import kmeans2
 from torch import nn
 from torch.nn import functional
 
-from xraysep.core.separator import PHOTOGRAPH, Channels
+from xraysep.core.inference import once
+from xraysep.core.separator import BACK, FRONT, XRAY
+from xraysep.core.thickness import thicken
 
+ALL = slice(None)  # every channel of the stack: the pair needs both photographs and the X-ray
 PALETTE_SAMPLE = 20_000  # pixels k-means sees per member: plenty for a few dozen colours
 
 
@@ -47,14 +59,22 @@ class SharedConfig:
     palette: int = 32  # colours (Gaussian bumps) per member
     psf: int = 2  # radius of the point-spread kernel, in pixels
     members: int = 3  # ensemble size: the spread between members is the uncertainty
+    thickness: int = 0  # radius of the window each side's paint thickness is fitted in; 0: off
+    ridge: float = 3.0  # how strongly the thickness fit is pulled towards even paint
 
     @classmethod
     def from_params(cls, section: dict) -> SharedConfig:
-        return cls(int(section["palette"]), int(section["psf"]), int(section["members"]))
+        return cls(
+            int(section["palette"]),
+            int(section["psf"]),
+            int(section["members"]),
+            int(section["thickness"]),
+            float(section["ridge"]),
+        )
 
     @property
     def radius(self) -> int:
-        return self.psf
+        return self.psf + self.thickness
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,6 +132,13 @@ class BeerLambert(nn.Module):
         k = functional.softplus(self.saturation) + 1e-3
         return self.level + functional.softplus(self.gain) * (1 - torch.exp(-k * depth)) / k
 
+    def depth(self, grey: torch.Tensor) -> torch.Tensor:
+        """The inverse: the optical depth that gives ``grey``. Beyond the curve's asymptote
+        ``a + B / k`` the depth is capped (at ``−log(10⁻³) / k``) instead of undefined."""
+        k = functional.softplus(self.saturation) + 1e-3
+        transmitted = 1 - k * (grey - self.level) / functional.softplus(self.gain)
+        return -torch.log(transmitted.clamp_min(1e-3)) / k
+
 
 class Member(nn.Module):
     """One colour map and its mixing curve."""
@@ -126,9 +153,9 @@ class SharedModel(nn.Module):
     """The ensemble, and its separator (``core.separator``).
 
     ``forward(first, second)`` gives each member's mixture prediction (M, N, 1, H, W), for
-    training; ``alone(rgb)`` what each member says one side alone gives (M, N, 1, H, W), less
-    the member's offset (set by combine, :meth:`set_offsets`). The separation is the members'
-    mean, the uncertainty their spread.
+    training; ``pairs(stack)`` each member's front and back of a separator's stack, less the
+    member's offset (set by :meth:`set_offsets`). The separation is the members' mean, the
+    uncertainty their spread.
     """
 
     method = "shared"
@@ -140,6 +167,7 @@ class SharedModel(nn.Module):
         self.config = config
         self.members = nn.ModuleList([Member(config) for _ in range(config.members)])
         self.register_buffer("offsets", torch.zeros(config.members))
+        self.passes = _Pairs(self.pairs)
 
     @property
     def halo(self) -> int:
@@ -161,45 +189,73 @@ class SharedModel(nn.Module):
             predictions.append(member.mixing(depth[: len(first)] + depth[len(first) :]))
         return torch.stack(predictions)
 
-    def alone(self, rgb: torch.Tensor) -> torch.Tensor:
-        each = [member.mixing(member.absorption(rgb)) for member in self.members]
-        return torch.stack(each) - self.offsets[:, None, None, None, None]
+    def pairs(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's (front, back) of the (N, 7, h, w) stack, (M, N, 1, h, w) each, less
+        its offset: the colour map's depths, each side's thickness fitted to the X-ray where
+        the stack has it (in float32: the inverse curve and the fit are too fine for bf16)."""
+        xray = stack[:, XRAY].float()
+        fronts, backs = [], []
+        for member in self.members:
+            first = member.absorption(stack[:, FRONT]).float()
+            second = member.absorption(stack[:, BACK]).float()
+            if self.config.thickness:
+                residual = torch.nan_to_num(member.mixing.depth(xray) - first - second, nan=0.0)
+                first, second = thicken(
+                    first, second, residual, self.config.thickness, self.config.ridge
+                )
+            fronts.append(member.mixing(first))
+            backs.append(member.mixing(second))
+        offsets = self.offsets[:, None, None, None, None]
+        return torch.stack(fronts) - offsets, torch.stack(backs) - offsets
 
     def set_offsets(self, front: torch.Tensor, back: torch.Tensor, xray: torch.Tensor) -> None:
         """The offset rule: each member gives both sides the same offset (one map, one
         background level), chosen so that the pair's mean equals the mixture's mean."""
         self.offsets.zero_()
-        total = self.alone(front).mean((1, 2, 3, 4)) + self.alone(back).mean((1, 2, 3, 4))
+        fronts, backs = self.pairs(torch.cat([front, back, xray], dim=1))
+        total = fronts.mean((1, 2, 3, 4)) + backs.mean((1, 2, 3, 4))
         self.offsets.copy_((total - xray.mean()) / 2)
 
     def sides(self, approach: str | None = None) -> dict[str, nn.Module]:
-        return {side: Channels(_Mean(self), PHOTOGRAPH[side]) for side in ("front", "back")}
+        return {side: _Mean(self.passes, index) for index, side in enumerate(("front", "back"))}
 
     def spread(self) -> nn.Module:
-        return _Spread(self)
+        return _Spread(self.passes)
+
+
+class _Pairs(nn.Module):
+    """:meth:`SharedModel.pairs` as a module of its own, so that ``once`` runs it a single
+    time per tile for both sides and the spread (``core.inference.shared_passes``). It holds
+    the method, not the model, so it adds nothing to the model's state or children."""
+
+    def __init__(self, pairs: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]):
+        super().__init__()
+        self.pairs = pairs
+
+    def forward(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pairs(stack)
 
 
 class _Mean(nn.Module):
-    """The ensemble's estimate of one side: the members' mean."""
+    """The ensemble's estimate of one side (``index`` 0: front, 1: back): the members' mean."""
 
-    def __init__(self, model: SharedModel) -> None:
+    def __init__(self, passes: _Pairs, index: int) -> None:
         super().__init__()
-        self.model = model
+        self.passes, self.index = passes, index
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self.model.alone(rgb).mean(0)
+    def forward(self, stack: torch.Tensor) -> torch.Tensor:
+        return once(self.passes, stack, ALL)[self.index].mean(0)
 
 
 class _Spread(nn.Module):
     """Per-pixel uncertainty: the members' standard deviation, averaged over both sides."""
 
-    def __init__(self, model: SharedModel) -> None:
+    def __init__(self, passes: _Pairs) -> None:
         super().__init__()
-        self.model = model
+        self.passes = passes
 
     def forward(self, stack: torch.Tensor) -> torch.Tensor:
-        each = [self.model.alone(stack[:, PHOTOGRAPH[side]]) for side in ("front", "back")]
-        return sum(alone.std(0, correction=0) for alone in each) / 2
+        return sum(side.std(0, correction=0) for side in once(self.passes, stack, ALL)) / 2
 
 
 def shared_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:

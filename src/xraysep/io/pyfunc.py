@@ -6,8 +6,9 @@ already mirrored into the X-ray frame, as in the panel store) and returns
 whatever method combine used. The mixed X-ray (stretched, as in the panel store) is an
 optional parameter, ``params={"xray": x.ravel()}`` (row-major, H·W values): a model signature's
 named tensors are all required, and parameters are MLflow's way to pass optional ones. Only
-methods that read the X-ray use it: ``consistent`` without it returns its pair after the
-offset rule but without splitting the residual, and ``half`` refuses the request.
+methods that read the X-ray use it: ``shared`` without it returns the colour maps' pair
+without the thickness fit, ``consistent`` its pair after the offset rule but without splitting
+the residual, and ``half`` refuses the request.
 Requests are checked before any work: a bad one raises an ``MlflowException`` with
 ``INVALID_PARAMETER_VALUE``, which the model server turns into HTTP 400 and keeps serving.
 Serving is for crops and previews (JSON pixels are bulky); whole panels go through
