@@ -15,7 +15,7 @@ from PIL import Image
 
 from xraysep.core.baselines import HalfModel, LinearModel
 from xraysep.core.separator import separate, stack
-from xraysep.core.shared import SharedConfig, SharedModel
+from xraysep.core.shared import SharedConfig, SharedModel, shared_loss
 from xraysep.io import checkpoints, store
 
 CPU = torch.device("cpu")
@@ -135,6 +135,26 @@ def test_method_errors_are_one_line(project, cli):
     assert code != 0 and "method 'shared' has no orderings" in err
     code, _, err = cli("combine", "p", "--method", "shared")
     assert code != 0 and "shared.pt: model not found" in err
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["shared"]["robust"] = 0
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    code, _, err = cli("train", "p", "--method", "shared")
+    assert code != 0 and "shared.robust = 0.0: must be positive" in err
+    assert not (project / "models" / "p" / "trained" / "shared.pt").exists()
+
+
+def test_shared_loss_is_squared_error_for_small_residuals_and_bounded_for_large():
+    xray = torch.zeros(1, 7, 4, 4)
+    residual = torch.full((1, 1, 1, 4, 4), 1e-4)
+    residual[..., 0, 0] = 1.0  # one pixel of content no colour map explains: a nail
+    residual.requires_grad_(True)
+    loss = shared_loss(lambda first, second: residual, xray, scale=0.01)
+    loss.backward()
+    gradient = residual.grad.flatten() * residual.numel()
+    # Below the scale the loss is squared error: d(r²)/dr = 2r.
+    assert gradient[1].item() == pytest.approx(2e-4, rel=1e-3)
+    # The nail pulls with 2r / (1 + (r/s)²) ≈ 2e-4 instead of squared error's 2.0.
+    assert gradient[0].item() == pytest.approx(2 / (1 + 100**2), rel=1e-3)
 
 
 def test_benchmark_table_figures_and_mlflow(project, cli):

@@ -11,6 +11,7 @@ metrics and previews.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -101,13 +102,17 @@ def recipe(
         section = config.params()["shared"]
         settings = TrainSettings.from_preset(section, seed, iterations, checkpoint_every)
         shared = SharedConfig.from_params(section)
+        scale = float(section["robust"])
+        if scale <= 0:
+            raise InputError(f"params.yaml shared.robust = {scale}: must be positive")
         torch.manual_seed(seed)
         model = SharedModel(shared)
         window = centre_window(panel.shape, PALETTE_WINDOW)
         model.init_palettes(panel.rgb("front", *window), panel.rgb("back", *window), seed)
-        description = {"method": SHARED, **shared.to_dict()}
+        description = {"method": SHARED, **shared.to_dict(), "robust": scale}
+        loss = partial(shared_loss, scale=scale)
         return Recipe(
-            key, model, shared_loss, ("front", "back"), SHARED, settings, description, model.halo
+            key, model, loss, ("front", "back"), SHARED, settings, description, model.halo
         )
     if key not in ORDERS:
         raise InputError(f"order {key!r}: unknown; choose 12 (front, back) or 21 (back, front)")
