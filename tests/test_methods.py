@@ -93,7 +93,7 @@ def test_shared_method_end_to_end_writes_an_uncertainty_map(project, cli):
     assert code == 0, err
     assert {f.name for f in (project / "models" / "p" / "trained").iterdir()} == {"shared.pt"}
     model, _ = checkpoints.load_separator(project / "models" / "p" / "combine.pt")
-    assert model.method == "shared" and model.halo == 2 + 8  # psf + thickness window
+    assert model.method == "shared" and model.halo == 2 + 6  # psf + thickness window
 
     panel = store.open_panel(project / "data" / "panels" / "p.zarr", "p")
     photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
