@@ -50,6 +50,18 @@ def autocast(device: torch.device) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def full_precision(device: torch.device) -> Iterator[None]:
+    """float32 inside an :func:`autocast` region, for arithmetic bf16 cannot carry (its 8-bit
+    mantissa): differences of large, nearly equal terms, such as the shared map's colour
+    distances. A no-op where autocast is."""
+    if device.type == "cuda":
+        with torch.autocast("cuda", enabled=False):
+            yield
+    else:
+        yield
+
+
+@contextlib.contextmanager
 def host_threads(device: torch.device) -> Iterator[None]:
     """One CPU thread for torch while an accelerator computes. The host's share of a step
     (cutting, stacking and pinning a batch) is a few small copies, and waking a pool of
