@@ -41,6 +41,18 @@ def test_shared_model_is_order_invariant_by_construction():
     assert f.std() > 0.01  # not trivially constant
 
 
+def test_bump_width_is_a_multiple_of_the_palette_spacing():
+    rng = np.random.default_rng(2)
+    front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
+    widths = []
+    for width in (1.0, 1.4):
+        model = SharedModel(SharedConfig(palette=6, psf=1, members=2, width=width))
+        model.init_palettes(front, back, seed=0)
+        widths.append(torch.stack([m.absorption.width for m in model.members]))
+    torch.testing.assert_close(widths[1], 1.4 * widths[0])
+    assert widths[0].min() > 0.05  # six colours in the unit cube lie far apart
+
+
 def test_linear_baseline_recovers_a_linear_mixture_exactly():
     rng = np.random.default_rng(1)
     front, back = rng.random((2, 32, 32, 3), dtype=np.float32)
@@ -136,11 +148,13 @@ def test_method_errors_are_one_line(project, cli):
     code, _, err = cli("combine", "p", "--method", "shared")
     assert code != 0 and "shared.pt: model not found" in err
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["shared"]["robust"] = 0
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
-    code, _, err = cli("train", "p", "--method", "shared")
-    assert code != 0 and "shared.robust = 0.0: must be positive" in err
-    assert not (project / "models" / "p" / "trained" / "shared.pt").exists()
+    for key, value in (("robust", 0), ("width", -1)):
+        (project / "params.yaml").write_text(
+            yaml.safe_dump(params | {"shared": params["shared"] | {key: value}})
+        )
+        code, _, err = cli("train", "p", "--method", "shared")
+        assert code != 0 and f"shared.{key} = {float(value)}: must be positive" in err
+        assert not (project / "models" / "p" / "trained" / "shared.pt").exists()
 
 
 def test_shared_loss_is_squared_error_for_small_residuals_and_bounded_for_large():

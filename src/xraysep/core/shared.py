@@ -29,10 +29,11 @@ Why it separates better than the paper's two branches (measured in ``xraysep ben
 The colour map is ``τ(y) = psf * softplus(Σₖ wₖ φₖ(y) + b)`` with Gaussian bumps
 ``φₖ(y) = exp(−|y − cₖ|² / 2s²)`` around the panel's palette ``cₖ``: ``palette`` colours
 found by k-means in both photographs, ``s`` the median distance between neighbouring palette
-colours. An ensemble of ``members`` maps, each with a palette from its own seed, is trained at
-once (independent parameters, one loss); the separation is their mean and the uncertainty
-their spread. The receptive field is the point-spread radius plus the thickness window's,
-so tiled inference is exact.
+colours times ``width`` (wider bumps, a smoother map: less freedom to bend colours towards
+content they do not cause). An ensemble of ``members`` maps, each with a palette from its
+own seed, is trained at once (independent parameters, one loss); the separation is their
+mean and the uncertainty their spread. The receptive field is the point-spread radius plus
+the thickness window's, so tiled inference is exact.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class SharedConfig:
     members: int = 3  # ensemble size: the spread between members is the uncertainty
     thickness: int = 0  # radius of the window each side's paint thickness is fitted in; 0: off
     ridge: float = 3.0  # how strongly the thickness fit is pulled towards even paint
+    width: float = 1.0  # bump width, in median distances between neighbouring palette colours
 
     @classmethod
     def from_params(cls, section: dict) -> SharedConfig:
@@ -73,6 +75,7 @@ class SharedConfig:
             int(section["members"]),
             int(section["thickness"]),
             float(section["ridge"]),
+            float(section["width"]),
         )
 
     @property
@@ -84,7 +87,7 @@ class SharedConfig:
 
 
 def palette(colours: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, float]:
-    """``size`` palette colours of (n, 3) pixel colours by k-means, and the bump width: the
+    """``size`` palette colours of (n, 3) pixel colours by k-means, and their spacing: the
     median distance from a palette colour to its nearest neighbour in the palette."""
     rng = np.random.default_rng(seed)
     sample = colours[rng.choice(len(colours), min(PALETTE_SAMPLE, len(colours)), replace=False)]
@@ -186,12 +189,13 @@ class SharedModel(nn.Module):
         return self.config.radius
 
     def init_palettes(self, front: np.ndarray, back: np.ndarray, seed: int) -> None:
-        """Give member ``m`` the palette k-means finds from seed ``seed + m``."""
+        """Give member ``m`` the palette k-means finds from seed ``seed + m``, its bumps
+        ``config.width`` times the palette's median neighbour distance wide."""
         colours = np.concatenate([front.reshape(-1, 3), back.reshape(-1, 3)])
         for index, member in enumerate(self.members):
-            centres, width = palette(colours, self.config.palette, seed + index)
+            centres, spacing = palette(colours, self.config.palette, seed + index)
             member.absorption.centres.copy_(torch.from_numpy(centres))
-            member.absorption.width.fill_(width)
+            member.absorption.width.fill_(spacing * self.config.width)
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         both = torch.cat([first, second])

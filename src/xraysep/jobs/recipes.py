@@ -103,8 +103,9 @@ def recipe(
         settings = TrainSettings.from_preset(section, seed, iterations, checkpoint_every)
         shared = SharedConfig.from_params(section)
         scale = float(section["robust"])
-        if scale <= 0:
-            raise InputError(f"params.yaml shared.robust = {scale}: must be positive")
+        for name, value in (("robust", scale), ("width", shared.width)):
+            if value <= 0:
+                raise InputError(f"params.yaml shared.{name} = {value}: must be positive")
         torch.manual_seed(seed)
         model = SharedModel(shared)
         window = centre_window(panel.shape, PALETTE_WINDOW)
