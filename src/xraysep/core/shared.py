@@ -113,15 +113,20 @@ class Absorption(nn.Module):
         self.psf_logits = nn.Parameter(logits)
 
     def bumps(self, rgb: torch.Tensor) -> torch.Tensor:
-        """φₖ for every pixel: |y − c|² = |y|² − 2 c·y + |c|², the cross term one matrix
-        product, so each step makes few passes over the (N, K, H, W) bumps. The terms are
-        up to ``3 / 2s²`` (hundreds) and nearly cancel, so they need float32's 24-bit
-        mantissa: a product, not a 1×1 convolution, because cuDNN may run float32
-        convolutions in TF32 (10 bits), where each bump would be off by tens of per cent."""
+        """φₖ for every pixel: |y − c|² = |y|² − 2 c·y + |c|² for all k as one matrix
+        product of ``(2sc, −s|c|², −s)`` with ``(y, 1, |y|²)``, so the (N, K, H, W) logits
+        are written once, contiguous, and read once by ``exp``. The terms are up to
+        ``3 / 2s²`` (hundreds) and nearly cancel, so they need float32's 24-bit mantissa: a
+        product, not a 1×1 convolution, because cuDNN may run float32 convolutions in TF32
+        (10 bits), where each bump would be off by tens of per cent."""
         c, scale = self.centres, 1 / (2 * self.width**2)
-        cross = torch.einsum("nchw,kc->nkhw", rgb, 2 * scale * c)
-        logits = cross - (scale * (c * c).sum(1))[:, None, None]
-        return torch.exp(logits - scale * (rgb * rgb).sum(1, keepdim=True))
+        n, _, h, w = rgb.shape
+        y = rgb.flatten(2)
+        features = torch.cat([y, torch.ones_like(y[:, :1]), (y * y).sum(1, keepdim=True)], 1)
+        coefficients = torch.cat(
+            [2 * scale * c, -scale * (c * c).sum(1, keepdim=True), -scale.expand(len(c), 1)], 1
+        )
+        return torch.exp(torch.matmul(coefficients, features)).view(n, -1, h, w)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """In float32 under CUDA's bf16 autocast too, for the bumps' sake (:meth:`bumps`):
