@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from xraysep.core.consistent import box_mean
 from xraysep.core.thickness import thicken
 
 
@@ -45,3 +46,16 @@ def test_the_fit_is_symmetric_and_leaves_an_explained_mixture_alone():
     same_first, same_second = thicken(first, second, torch.zeros_like(first), 4, 3.0)
     torch.testing.assert_close(same_first, first, rtol=0, atol=0)
     torch.testing.assert_close(same_second, second, rtol=0, atol=0)
+
+
+def test_box_mean_averages_the_window_pixels_inside_the_image():
+    """The separable box mean equals the plain mean over each window's in-image pixels,
+    at the borders and corners too (what makes tiled inference exact)."""
+    image = np.random.default_rng(0).standard_normal((23, 31))
+    radius = 4
+    means = box_mean(torch.from_numpy(image)[None, None], radius)[0, 0].numpy()
+    for row, col in ((0, 0), (0, 30), (22, 0), (11, 15), (3, 29), (22, 17)):
+        window = image[
+            max(row - radius, 0) : row + radius + 1, max(col - radius, 0) : col + radius + 1
+        ]
+        assert abs(means[row, col] - window.mean()) < 1e-12
