@@ -155,6 +155,16 @@ def test_method_errors_are_one_line(project, cli):
         code, _, err = cli("train", "p", "--method", "shared")
         assert code != 0 and f"shared.{key} = {float(value)}: must be positive" in err
         assert not (project / "models" / "p" / "trained" / "shared.pt").exists()
+    (project / "params.yaml").write_text(
+        yaml.safe_dump(params | {"shared": params["shared"] | {"refine": 1}})
+    )
+    code, _, err = cli("train", "p", "--method", "shared")
+    assert code != 0 and "shared.refine = 1.0: must be in [0, 1)" in err
+    (project / "params.yaml").write_text(
+        yaml.safe_dump(params | {"shared": params["shared"] | {"thickness": 0}})
+    )
+    code, _, err = cli("train", "p", "--method", "shared")
+    assert code != 0 and "shared.refine = 0.4: refines with the thickness fit" in err
 
 
 def test_shared_loss_is_squared_error_for_small_residuals_and_bounded_for_large():
@@ -162,13 +172,38 @@ def test_shared_loss_is_squared_error_for_small_residuals_and_bounded_for_large(
     residual = torch.full((1, 1, 1, 4, 4), 1e-4)
     residual[..., 0, 0] = 1.0  # one pixel of content no colour map explains: a nail
     residual.requires_grad_(True)
-    loss = shared_loss(lambda first, second: residual, xray, scale=0.01)
+    loss = shared_loss(lambda *photographs_and_fit: residual, xray, 0.0, scale=0.01)
     loss.backward()
     gradient = residual.grad.flatten() * residual.numel()
     # Below the scale the loss is squared error: d(r²)/dr = 2r.
     assert gradient[1].item() == pytest.approx(2e-4, rel=1e-3)
     # The nail pulls with 2r / (1 + (r/s)²) ≈ 2e-4 instead of squared error's 2.0.
     assert gradient[0].item() == pytest.approx(2 / (1 + 100**2), rel=1e-3)
+
+
+def test_refinement_loss_explains_uneven_paint_as_thickness():
+    """A mixture of the map's own depths, each side unevenly thick: the plain loss
+    charges the map for the unevenness, the refinement's loss (thickness fitted inside)
+    hardly at all, so in refinement the map is not pulled to explain it."""
+    rng = np.random.default_rng(0)
+    front, back = rng.random((2, 32, 32, 3), dtype=np.float32)
+    torch.manual_seed(0)
+    model = SharedModel(SharedConfig(palette=6, psf=1, members=1, thickness=3))
+    model.init_palettes(front, back, seed=0)
+    weights = model.members[0].absorption.weights  # depths of strong contrast, so that
+    torch.nn.init.normal_(weights.weight, std=3.0)  # the two sides' differ within a window
+    torch.nn.init.constant_(weights.bias, -3.0)
+    photographs = torch.from_numpy(stack(front, back)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        depth = model.members[0].absorption(torch.cat([photographs[:, :3], photographs[:, 3:6]]))
+        thicker = torch.linspace(1.1, 1.3, 32)[:, None]  # front: thicker towards the bottom
+        thinner = torch.linspace(0.9, 0.7, 32)  # back: thinner towards the right
+        uneven = depth[:1] * thicker + depth[1:] * thinner
+        batch = torch.cat([photographs[:, :6], model.members[0].mixing(uneven)], dim=1)
+        # scale 1: squared error, so the losses compare as mean squared residuals
+        plain = shared_loss(model, batch, 0.5, scale=1.0, refine=0.4).item()
+        refined = shared_loss(model, batch, 0.6, scale=1.0, refine=0.4, ridge=0.01).item()
+    assert refined < plain / 100, (plain, refined)
 
 
 def test_benchmark_table_figures_and_mlflow(project, cli):

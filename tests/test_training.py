@@ -53,6 +53,27 @@ def test_crop_training_learns_a_linear_mixture():
     assert losses[-1] < losses[0] / 20
 
 
+def test_a_group_with_until_learns_only_until_then():
+    stack = learnable_stack()
+    sampler = CropSampler(stack_reader(stack), (48, 48), 64, 1, 0)
+    torch.manual_seed(0)
+    net = TwoBranchNet(NetConfig(channels=(4, 1), kernel=3))
+    first, second = (branch[0].weight for branch in net.branches)
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    fit(
+        net, two_branch_loss, sampler, settings(sampling="crops", iterations=10), CPU,
+        on_step=lambda step, loss: seen.append((first.detach().clone(), second.detach().clone())),
+        groups=lambda model: [
+            {"params": model.branches[0].parameters(), "until": 0.5},
+            {"params": model.branches[1].parameters()},
+        ],
+    )  # fmt: skip
+    # Steps 0-4 (progress below 0.5) move both branches; steps 5-9 only the second.
+    assert not torch.equal(seen[0][0], seen[4][0])
+    assert all(torch.equal(seen[4][0], later) for later, _ in seen[5:])
+    assert not torch.equal(seen[4][1], seen[9][1])
+
+
 def test_checkpoint_resume_is_exact():
     stack = learnable_stack()
     saved: list[Checkpoint] = []

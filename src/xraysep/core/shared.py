@@ -25,6 +25,14 @@ Why it separates better than the paper's two branches (measured in ``xraysep ben
   depth map, made locally thicker or thinner, so the pair explains more of the mixture
   without taking the other side's shapes. Without the X-ray (a served request of
   photographs alone) the sides are the colour maps' alone.
+- *Refined with the thickness inside.* Fitted to the mixture alone, a map lowers its loss by
+  bending its colours to explain the uneven paint it cannot see, and the bend carries the
+  other side in: started at the true map, such training walks back to the leaky one (the
+  README's oracle study). The last ``refine`` part of training therefore fits each side's
+  thickness inside the loss (:meth:`SharedModel.forward` given the X-ray), so uneven paint
+  is explained as thickness and the map stops bending for it. The mixing curve is held
+  there: with the fit inside, its saturation is not identified (the local gains stand in
+  for it) and drifts to zero.
 
 The colour map is ``τ(y) = psf * softplus(Σₖ wₖ φₖ(y) + b)`` with Gaussian bumps
 ``φₖ(y) = exp(−|y − cₖ|² / 2s²)`` around the panel's palette ``cₖ``: ``palette`` colours
@@ -206,28 +214,51 @@ class SharedModel(nn.Module):
             member.absorption.centres.copy_(torch.from_numpy(centres))
             member.absorption.width.fill_(spacing * self.config.width)
 
-    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        xray: torch.Tensor | None = None,
+        ridge: float = 0.0,
+    ) -> torch.Tensor:
+        """Each member's mixture prediction (M, N, 1, H, W) of the two photographs; given
+        the X-ray, with each side's thickness fitted to it first at ``ridge`` (the
+        refinement's loss)."""
         both = torch.cat([first, second])
         predictions = []
         for member in self.members:
             depth = member.absorption(both)
-            predictions.append(member.mixing(depth[: len(first)] + depth[len(first) :]))
+            one, other = depth[: len(first)], depth[len(first) :]
+            if xray is not None:
+                one, other = self.thicken(member, one, other, xray.float(), ridge)
+            predictions.append(member.mixing(one + other))
         return torch.stack(predictions)
+
+    def thicken(
+        self,
+        member: Member,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        xray: torch.Tensor,
+        ridge: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both sides' depths with their thickness fitted to the residual of ``member``'s
+        curve (``core.thickness``), in float32: the inverse curve and the fit are too fine
+        for bf16."""
+        residual = torch.nan_to_num(member.mixing.depth(xray) - first - second, nan=0.0)
+        return thicken(first, second, residual, self.config.thickness, ridge)
 
     def pairs(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each member's (front, back) of the (N, 7, h, w) stack, (M, N, 1, h, w) each, less
         its offset: the colour map's depths, each side's thickness fitted to the X-ray where
-        the stack has it (in float32: the inverse curve and the fit are too fine for bf16)."""
+        the stack has it."""
         xray = stack[:, XRAY].float()
         fronts, backs = [], []
         for member in self.members:
             first = member.absorption(stack[:, FRONT]).float()
             second = member.absorption(stack[:, BACK]).float()
             if self.config.thickness:
-                residual = torch.nan_to_num(member.mixing.depth(xray) - first - second, nan=0.0)
-                first, second = thicken(
-                    first, second, residual, self.config.thickness, self.config.ridge
-                )
+                first, second = self.thicken(member, first, second, xray, self.config.ridge)
             fronts.append(member.mixing(first))
             backs.append(member.mixing(second))
         offsets = self.offsets[:, None, None, None, None]
@@ -283,14 +314,38 @@ class _Spread(nn.Module):
         return sum(side.std(0, correction=0) for side in once(self.passes, stack, ALL)) / 2
 
 
-def shared_loss(model: nn.Module, batch: torch.Tensor, scale: float) -> torch.Tensor:
+def shared_loss(
+    model: nn.Module,
+    batch: torch.Tensor,
+    progress: float,
+    scale: float,
+    refine: float = 0.0,
+    ridge: float = 0.0,
+) -> torch.Tensor:
     """Every member's Beer–Lambert mixture must match the X-ray (mean over members), under
     a Cauchy loss ``s² log(1 + (r / s)²)`` of scale ``s``: squared error for residuals below
     ``s``, growing only logarithmically beyond. The mixed X-ray holds content no colour map
     can explain (the support's grain, a nail, a fill, swells of paint); under squared error
     the map bends its colours to explain it, and that bend is where the other side leaks in
     (the colour-oracle comparison in the README). Under the Cauchy loss a pixel pulls with
-    a force of at most ``s``, so such content moves the map little."""
-    predictions = model(batch[:, :3], batch[:, 3:6]).float()
-    residual = predictions - batch[None, :, 6:]
+    a force of at most ``s``, so such content moves the map little. In the last ``refine``
+    part of the run (``progress ≥ 1 − refine``) each side's thickness is fitted inside the
+    prediction, at ``ridge``, so the uneven paint no colour shows does not pull the map.
+    That ridge is smaller than the separation's (``SharedConfig.ridge``) on purpose: here
+    the fit is a nuisance model, and the more it explains, the less the map bends; in the
+    separation it allocates the residual between the sides, and the less it takes, the
+    less it can move from one side to the other."""
+    xray = batch[:, 6:]
+    refining = refine > 0 and progress >= 1 - refine
+    predictions = model(batch[:, :3], batch[:, 3:6], xray if refining else None, ridge).float()
+    residual = predictions - xray[None]
     return (scale**2 * torch.log1p((residual / scale) ** 2)).mean()
+
+
+def shared_groups(model: SharedModel, refine: float) -> list[dict]:
+    """The optimiser's parameter groups (``core.training.fit``): the colour maps learn
+    throughout; the mixing curves only until the refinement starts, then stay as they are
+    (with the thickness fitted inside the loss their saturation is not identified)."""
+    maps = [p for member in model.members for p in member.absorption.parameters()]
+    curves = [p for member in model.members for p in member.mixing.parameters()]
+    return [{"params": maps}, {"params": curves, "until": 1 - refine}]

@@ -1,7 +1,10 @@
 """The training loop: fit a model to the mixed X-ray, one minibatch per iteration.
 
-The loop is shared by every method; what differs comes in as a *loss* (model, batch) ->
-scalar and a *sampler* of batches. An *iteration* is what the protocol calls one: for the
+The loop is shared by every method; what differs comes in as a *loss* (model, batch,
+progress) -> scalar, a *sampler* of batches and, where a method trains some parameters for
+only part of the run, *parameter groups*. ``progress`` is the fraction of the run's steps
+already taken, so a loss can follow a curriculum (the shared method's refinement) and a
+resumed run follows the same one. An *iteration* is what the protocol calls one: for the
 paper's patch protocol a pass over the whole patch grid (its "300 iterations" over 966 or
 3168 patch triplets), for crop training one optimiser step; the sampler says how many
 optimiser steps an iteration takes. The paper's loss (Eq. 2) is
@@ -30,7 +33,7 @@ from xraysep.errors import InputError
 
 OPTIMISERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
-Loss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+Loss = Callable[[nn.Module, torch.Tensor, float], torch.Tensor]
 Reader = Callable[[slice, slice], torch.Tensor]  # (rows, cols) -> (7, h, w) training channels
 SAMPLINGS = ("patches", "crops")
 SCHEDULES = ("constant", "cosine")
@@ -139,8 +142,9 @@ def stack_reader(stack: torch.Tensor) -> Reader:
     return lambda ys, xs: stack[:, ys, xs]
 
 
-def two_branch_loss(net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-    """The paper's Eq. 2: the two slots' outputs must sum to the mixed X-ray."""
+def two_branch_loss(net: nn.Module, batch: torch.Tensor, progress: float = 0.0) -> torch.Tensor:
+    """The paper's Eq. 2: the two slots' outputs must sum to the mixed X-ray, the same at
+    every ``progress``."""
     out_first, out_second = net(batch[:, :3], batch[:, 3:6])
     return functional.mse_loss((out_first + out_second).float(), batch[:, 6:])
 
@@ -156,14 +160,21 @@ def fit(
     start: Checkpoint | None = None,
     save: Callable[[Checkpoint], None] | None = None,
     wrap: Callable[[nn.Module], nn.Module] = lambda module: module,
+    groups: Callable[[nn.Module], list[dict]] | None = None,
 ) -> list[float]:
     """Train ``model`` in place for ``settings.iterations`` iterations (continuing from
     ``start``); calls ``save`` every ``settings.checkpoint_every`` optimiser steps. ``wrap``
     gives the module the forward pass runs through (DistributedDataParallel,
-    ``torch.compile``), applied after the weights are in place. Returns every step's loss."""
+    ``torch.compile``), applied after the weights are in place. ``groups`` gives the
+    optimiser's parameter groups (all parameters in one group when ``None``); a group with
+    ``until`` learns only while the run's progress is below it, then keeps its values (a
+    learning rate of zero: the parameters stay in the graph, so DistributedDataParallel
+    needs no unused-parameter search). Returns every step's loss."""
     model.to(device=device, memory_format=devices.memory_format(device)).train()
     optimiser = OPTIMISERS[settings.optimizer](
-        model.parameters(), lr=settings.lr, fused=device.type == "cuda"
+        groups(model) if groups else model.parameters(),
+        lr=settings.lr,
+        fused=device.type == "cuda",
     )
     losses: list[float] = []
     if start is not None:
@@ -175,11 +186,13 @@ def fit(
     steps = settings.iterations * sampler.steps_per_iteration
     with devices.host_threads(device):
         for step in range(len(losses), steps):
+            progress = step / steps
             for group in optimiser.param_groups:
-                group["lr"] = settings.learning_rate(step, steps)
+                learning = progress < group.get("until", 1.0)
+                group["lr"] = settings.learning_rate(step, steps) if learning else 0.0
             batch = devices.to_device(sampler.next(), device)
             with devices.autocast(device):
-                loss = loss_fn(forward, batch)
+                loss = loss_fn(forward, batch, progress)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

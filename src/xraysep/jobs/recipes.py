@@ -10,6 +10,7 @@ metrics and previews.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -23,7 +24,7 @@ from xraysep.core.inference import centre_window, predict_region
 from xraysep.core.methods import SHARED
 from xraysep.core.network import NetConfig, TwoBranchNet, parameter_count
 from xraysep.core.separator import separate, stack
-from xraysep.core.shared import SharedConfig, SharedModel, shared_loss
+from xraysep.core.shared import SharedConfig, SharedModel, shared_groups, shared_loss
 from xraysep.core.training import Loss, TrainSettings, two_branch_loss
 from xraysep.errors import InputError
 from xraysep.io.store import Panel
@@ -41,6 +42,7 @@ class Recipe:
     settings: TrainSettings
     description: dict
     halo: int
+    groups: Callable[[nn.Module], list[dict]] | None = None  # the optimiser's, if not one
 
     def params(self) -> dict:
         """What MLflow records about the architecture."""
@@ -102,18 +104,28 @@ def recipe(
         section = config.params()["shared"]
         settings = TrainSettings.from_preset(section, seed, iterations, checkpoint_every)
         shared = SharedConfig.from_params(section)
-        scale = float(section["robust"])
+        scale, refine = float(section["robust"]), float(section["refine"])
+        refine_ridge = float(section["refine_ridge"])
         for name, value in (("robust", scale), ("width", shared.width)):
             if value <= 0:
                 raise InputError(f"params.yaml shared.{name} = {value}: must be positive")
+        if not 0 <= refine < 1:
+            raise InputError(f"params.yaml shared.refine = {refine}: must be in [0, 1)")
+        if refine and not shared.thickness:
+            raise InputError(
+                f"params.yaml shared.refine = {refine}: refines with the thickness fit, "
+                "which shared.thickness = 0 turns off; set shared.refine to 0 as well"
+            )
         torch.manual_seed(seed)
         model = SharedModel(shared)
         window = centre_window(panel.shape, PALETTE_WINDOW)
         model.init_palettes(panel.rgb("front", *window), panel.rgb("back", *window), seed)
         description = {"method": SHARED, **shared.to_dict(), "robust": scale}
-        loss = partial(shared_loss, scale=scale)
+        description |= {"refine": refine, "refine_ridge": refine_ridge}
+        loss = partial(shared_loss, scale=scale, refine=refine, ridge=refine_ridge)
+        groups = partial(shared_groups, refine=refine)
         return Recipe(
-            key, model, loss, ("front", "back"), SHARED, settings, description, model.halo
+            key, model, loss, ("front", "back"), SHARED, settings, description, model.halo, groups
         )
     if key not in ORDERS:
         raise InputError(f"order {key!r}: unknown; choose 12 (front, back) or 21 (back, front)")

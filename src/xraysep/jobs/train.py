@@ -226,7 +226,7 @@ def train_network(
             began = time.perf_counter()
             losses = fit(
                 net, made.loss, sampler, settings, target,
-                on_step=on_step, start=start, save=save, wrap=wrap,
+                on_step=on_step, start=start, save=save, wrap=wrap, groups=made.groups,
             )  # fmt: skip
             seconds = time.perf_counter() - began
             if losses_log is not None:
