@@ -29,10 +29,14 @@ from xraysep.jobs.synth import synth
 from common import REPO, command, scratch_project
 
 
+def oracle_depth(rgb: np.ndarray) -> np.ndarray:
+    """One side's optical depth from its colours alone, thickness 1 everywhere."""
+    return ndimage.gaussian_filter(attenuation(rgb), Physics().blur_sigma)
+
+
 def oracle_side(rgb: np.ndarray, mixture: str) -> np.ndarray:
-    """One side's X-ray in raw units from its colours alone, thickness 1 everywhere."""
-    physics = Physics(mixture=mixture)
-    depth = ndimage.gaussian_filter(attenuation(rgb), physics.blur_sigma)
+    """One side's X-ray in raw units from its colours alone."""
+    depth = oracle_depth(rgb)
     return 1.0 - np.exp(-depth) if mixture == "beer-lambert" else 0.5 * depth
 
 
