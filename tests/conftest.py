@@ -165,3 +165,45 @@ def served(served_project: Served, monkeypatch: pytest.MonkeyPatch) -> Served:
     """The shared served project, entered as the working project of this test."""
     enter_project(served_project.root, monkeypatch)
     return served_project
+
+
+def ingest_chunked(root: Path, name: str, height: int = 600, width: int = 700) -> Path:
+    """Ingest a random panel of ``height``×``width`` pixels (2×2 chunks of 512 at the
+    default) from files written under ``root/scans``; returns its store."""
+    import numpy as np
+    import tifffile
+    from PIL import Image
+
+    from xraysep.jobs.ingest import ingest
+
+    rng = np.random.default_rng(7)
+    folder = root / "scans"
+    folder.mkdir(exist_ok=True)
+    for side in ("front", "back"):
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        Image.fromarray(image).save(folder / f"{side}.png")
+    tifffile.imwrite(folder / "xray.tif", rng.integers(1000, 60000, (height, width), np.uint16))
+    return ingest(name, folder / "front.png", folder / "back.png", folder / "xray.tif")
+
+
+def chunk_bytes(shard: Path, index: tuple[int, int], per_shard: tuple[int, int]) -> slice:
+    """Where inner chunk ``index`` of a shard file lies, read from the shard's index (at its
+    end: (offset, length) as little-endian uint64 per chunk in row-major order, then a
+    CRC-32C)."""
+    import numpy as np
+
+    data = shard.read_bytes()
+    entries = per_shard[0] * per_shard[1]
+    table = np.frombuffer(data[-(16 * entries + 4) : -4], "<u8").reshape(*per_shard, 2)
+    offset, length = (int(v) for v in table[index])
+    return slice(offset, offset + length)
+
+
+def flip(path: Path, where: slice, count: int = 60) -> None:
+    """Invert ``count`` bytes in the middle of ``where`` in ``path``: a failing disk, an
+    interrupted copy."""
+    data = bytearray(path.read_bytes())
+    middle = (where.start + where.stop) // 2
+    for at in range(middle, middle + count):
+        data[at] ^= 0xFF
+    path.write_bytes(bytes(data))

@@ -18,6 +18,11 @@ if not out.is_terminal:  # logs and pipes: wide enough for the metrics table
     out.width = 120
 
 
+def warn(message: str) -> None:
+    """One warning line on stderr, as the CLI prints errors."""
+    err.print(f"xraysep: warning: {message}", markup=False, highlight=False)
+
+
 def progress() -> Progress:
     """A progress display for long work; it stays silent when stderr is not a terminal."""
     return Progress(

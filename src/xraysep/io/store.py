@@ -5,11 +5,16 @@ the back already mirrored into the X-ray frame), ``xray`` (H, W; stretched to [0
 synthetic panels, ``truth/front_xray`` and ``truth/back_xray``. Chunks are 512×512 for cheap
 random reads; shards of up to 4096×4096 pack them into few files so DVC tracks few objects.
 Stores are built in a temporary folder and renamed into place, never edited in place; what a
-killed writer left behind is recovered before a store is opened or written.
+killed writer left behind is recovered before a store is opened or written. Every chunk
+carries a checksum (``io.integrity``); opening a panel checks its arrays' shapes and types
+and every read checks the values' documented ranges (``io.contents``), so damage stops a job
+with one line naming the chunk instead of flowing into its results. A store written before
+checksums is still read, with a warning to make it again.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,15 +23,15 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.codecs import ZstdCodec
 
 from xraysep.core.preprocess import unit_scale
 from xraysep.errors import InputError
+from xraysep.io import contents, integrity
 from xraysep.io.atomic import atomic_dir, recover
+from xraysep.io.console import warn
 
 CHUNK = 512
 SHARD = 4096
-SIDES = ("front", "back")
 
 
 def _layout(shape: tuple[int, ...], shard: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -40,7 +45,8 @@ def _layout(shape: tuple[int, ...], shard: int) -> tuple[tuple[int, ...], tuple[
 def create_image_array(
     group: zarr.Group, name: str, shape: tuple[int, ...], dtype: Any, shard: int = SHARD
 ):
-    """An empty sharded, zstd-compressed image array in ``group``."""
+    """An empty sharded image array in ``group``, each chunk zstd-compressed and
+    checksummed, every chunk stored (``io.integrity``)."""
     chunks, shards = _layout(shape, shard)
     return group.create_array(
         name,
@@ -48,9 +54,10 @@ def create_image_array(
         dtype=dtype,
         chunks=chunks,
         shards=shards,
-        compressors=ZstdCodec(level=3),
+        compressors=integrity.COMPRESSORS,
         dimension_names=("y", "x", "c")[: len(shape)],
         fill_value=0,
+        config=integrity.WRITE_CONFIG,
     )
 
 
@@ -77,6 +84,37 @@ def write_panel(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Checked:
+    """A stored array whose reads go through its checksums and its documented value range:
+    what the panel's readers and dask index. A damaged chunk or an out-of-range value raises
+    one :class:`InputError` line naming ``store``, ``key`` and where."""
+
+    array: zarr.Array
+    store: Path
+    key: str
+    spec: contents.Spec
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.array.shape)
+
+    def __getitem__(self, window: slice | tuple[slice, ...]) -> np.ndarray:
+        window = window if isinstance(window, tuple) else (window,)
+        values = integrity.read(self.array, self.store, self.key, window)
+        where = integrity.pixels(window, self.array.shape)
+        contents.check_values(self.store, self.key, values, self.spec, where)
+        return values
+
+
+@dataclass(frozen=True)
 class Panel:
     """A read-only view of a panel store; arrays are read lazily, region by region."""
 
@@ -96,15 +134,19 @@ class Panel:
     def has_truth(self) -> bool:
         return "truth" in self.group
 
+    def array(self, key: str) -> Checked:
+        """The stored array ``key`` (``front``, ``xray``, ``truth/front_xray``), read checked."""
+        return Checked(self.group[key], self.path, key, contents.panel_spec(key))
+
     def rgb(self, side: str, ys: slice = slice(None), xs: slice = slice(None)) -> np.ndarray:
         """One side's photograph (or a window of it) as float32 in [0, 1]."""
-        return unit_scale(self.group[side][ys, xs])
+        return unit_scale(self.array(side)[ys, xs])
 
     def xray(self, ys: slice = slice(None), xs: slice = slice(None)) -> np.ndarray:
-        return self.group["xray"][ys, xs]
+        return self.array("xray")[ys, xs]
 
     def truth(self, side: str) -> np.ndarray:
-        return self.group[f"truth/{side}_xray"][:]
+        return self.array(f"truth/{side}_xray")[:]
 
 
 def panel_exists(path: Path) -> bool:
@@ -123,7 +165,24 @@ def open_panel(path: Path, name: str) -> Panel:
             f"{path}: panel {name!r} not found; create it with `xraysep ingest` or `xraysep synth`"
         )
     group = zarr.open_group(path, mode="r", zarr_format=3)
-    missing = [key for key in (*SIDES, "xray") if key not in group]
+    missing = [key for key in contents.PANEL if key not in group]
     if missing:
         raise InputError(f"{path}: not a panel store (missing arrays {', '.join(missing)})")
+    arrays = contents.PANEL | (contents.TRUTH if "truth" in group else {})
+    size = tuple(group["xray"].shape[:2])
+    for key, spec in arrays.items():
+        if key not in group:
+            raise InputError(f"{path}: array {key!r} is missing (a panel with truth has both)")
+        contents.check_array(path, key, group[key], spec, size)
+    if not all(integrity.has_checksums(group[key]) for key in arrays):
+        warn_unchecked(path)
     return Panel(name, path, group)
+
+
+@functools.cache
+def warn_unchecked(path: Path) -> None:
+    """Say once per process that the store at ``path`` has no chunk checksums."""
+    warn(
+        f"{path}: written without chunk checksums, so damage to it cannot be detected; "
+        "make it again (`xraysep ingest --overwrite` or `xraysep synth --overwrite`)"
+    )

@@ -73,11 +73,14 @@ def output_modules(path: str, version: str, device: str) -> list[torch.nn.Module
 
 def panel_parts(panel: store.Panel, block: int) -> list[da.Array]:
     """The panel's stack as dask arrays in ``block``² blocks, in stored dtypes: front and back
-    photographs (H, W, 3) and the X-ray (H, W, 1)."""
+    photographs (H, W, 3) and the X-ray (H, W, 1), each block read through its checksums and
+    range check (``store.Checked``)."""
     photographs = [
-        da.from_zarr(panel.group[side], chunks=(block, block, 3)) for side in ("front", "back")
+        da.from_array(panel.array(side), chunks=(block, block, 3), name=f"{panel.path}/{side}")
+        for side in ("front", "back")
     ]
-    return [*photographs, da.from_zarr(panel.group["xray"], chunks=(block, block))[..., None]]
+    xray = da.from_array(panel.array("xray"), chunks=(block, block), name=f"{panel.path}/xray")
+    return [*photographs, xray[..., None]]
 
 
 @dataclass
@@ -225,6 +228,7 @@ def separate(
                     "model_version": job.version,
                     "method": job.method,
                     "panel": job.name,
+                    "outputs": list(job.outputs),
                 },
             )
             groups[job.name] = job.where.separated_store / job.version
