@@ -253,6 +253,27 @@ def benchmark(
     run(suite=suite, size=size, methods=method, device=device)
 
 
+@app.command()
+def verify(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Panel names; default: every store under data/panels."),
+    ] = None,
+) -> None:
+    """Check panel and results stores: arrays and shapes, every chunk's checksum, value
+    ranges, and the source files' hashes; prints a table, exits 1 when a check fails."""
+    from xraysep.io.console import err, out
+    from xraysep.jobs.verify import FAIL, table
+    from xraysep.jobs.verify import verify as run
+
+    rows = run(names)
+    out.print(table(rows))
+    failed = sum(row.status == FAIL for row in rows)
+    err.print(f"verify: {len(rows)} checks, {failed} failed", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit status 2."""
     try:
