@@ -48,7 +48,11 @@ def arrays(group_path: Path) -> dict[str, np.ndarray]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    """Temporaries in ``folder``; lock files stay by design (``io.locks``) and the kernel
+    drops a killed writer's lock, as the next writer's success shows."""
+    return sorted(
+        p.name for p in folder.iterdir() if p.name.startswith(".") and p.suffix != ".lock"
+    )
 
 
 def kill_when(argv: list[str], appears: Callable[[], bool], limit_s: float = 120) -> None:

@@ -26,7 +26,7 @@ import zarr
 
 from xraysep.core.preprocess import unit_scale
 from xraysep.errors import InputError
-from xraysep.io import contents, integrity
+from xraysep.io import contents, integrity, locks
 from xraysep.io.atomic import atomic_dir, recover
 from xraysep.io.console import warn
 
@@ -76,11 +76,18 @@ def write_arrays(group: zarr.Group, arrays: dict[str, np.ndarray]) -> None:
             target[ys, xs] = array[ys, xs]
 
 
-def write_panel(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> None:
-    """Create the panel store at ``path`` atomically (replacing any previous one)."""
-    with atomic_dir(path) as temporary:
-        group = zarr.open_group(temporary, mode="w", zarr_format=3, attributes=attrs)
-        write_arrays(group, arrays)
+def write_panel(
+    path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any], *, overwrite: bool
+) -> None:
+    """Create the panel store at ``path`` atomically, replacing a previous one only with
+    ``overwrite``; holds the store's writer lock (``io.locks``), so a second writer, or a
+    writer while a job reads the store, stops with one line naming the other process."""
+    with locks.writing(path):
+        if panel_exists(path) and not overwrite:
+            raise InputError(f"{path}: panel {path.stem!r} exists; pass --overwrite to replace it")
+        with atomic_dir(path) as temporary:
+            group = zarr.open_group(temporary, mode="w", zarr_format=3, attributes=attrs)
+            write_arrays(group, arrays)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from xraysep.core.methods import SHARED, check_method
 from xraysep.core.metrics import reconstruction
 from xraysep.core.separator import Separator, separate, stack
 from xraysep.errors import InputError
-from xraysep.io import checkpoints, registry, store, tracking
+from xraysep.io import checkpoints, locks, registry, store, tracking
 from xraysep.io.console import err
 from xraysep.io.figures import display
 
@@ -98,8 +98,21 @@ def combine(
     name: str, *, method: str | None = None, device: str | None = None, register: bool = True
 ) -> Path:
     """Build ``models/<name>/combine.pt`` for ``method`` (default ``params.yaml: method``);
-    with ``register``, log it as a pyfunc and make it the panel's champion. Returns its path."""
+    with ``register``, log it as a pyfunc and make it the panel's champion. Returns its path.
+    The panel store and the trained networks are held against replacement, and the combined
+    model (with its registration) against other writers and readers, meanwhile
+    (``io.locks``)."""
     where = config.paths(name)
+    with locks.reading(where.store), locks.reading(where.trained_dir):
+        store.open_panel(where.store, name)  # a missing panel stops before any lock file
+        with locks.writing(where.combine_model):
+            return build_and_register(name, where, method, device, register)
+
+
+def build_and_register(
+    name: str, where: config.Paths, method: str | None, device: str | None, register: bool
+) -> Path:
+    """:func:`combine` without its locks."""
     method = check_method(method or config.params()["method"])
     panel = store.open_panel(where.store, name)
     target = devices.resolve(device or config.params()["train"]["device"])

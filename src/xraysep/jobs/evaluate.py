@@ -21,7 +21,7 @@ from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.metrics import score
 from xraysep.core.separator import Separator, separate, stack
-from xraysep.io import checkpoints, store, tracking
+from xraysep.io import checkpoints, locks, store, tracking
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import out
 from xraysep.io.figures import paper_figure, save_figure
@@ -66,8 +66,15 @@ def approach_pairs(
 
 
 def evaluate(name: str, *, device: str | None = None) -> dict[str, dict[str, float]]:
-    """Compute, write, print and log the metrics of panel ``name``; returns them."""
+    """Compute, write, print and log the metrics of panel ``name``; returns them. The panel
+    store and the combined model are held against replacement meanwhile (``io.locks``)."""
     where = config.paths(name)
+    with locks.reading(where.store), locks.reading(where.combine_model):
+        return score_panel(name, where, device)
+
+
+def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str, dict[str, float]]:
+    """:func:`evaluate` without its locks."""
     panel = store.open_panel(where.store, name)
     model, _ = checkpoints.load_separator(
         where.combine_model, f"run `xraysep combine {name}` first"

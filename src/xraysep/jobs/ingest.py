@@ -121,7 +121,7 @@ def ingest(
             }
         }
         bar.update(task, status=f"writing {where.store.name}")
-        store.write_panel(where.store, arrays, attrs)
+        store.write_panel(where.store, arrays, attrs, overwrite=overwrite)
         bar.advance(task)
     err.print(
         f"panel {name!r}: {arrays['xray'].shape[1]}×{arrays['xray'].shape[0]} → {where.store}"

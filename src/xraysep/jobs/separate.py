@@ -37,7 +37,7 @@ from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.inference import map_modules
 from xraysep.errors import InputError
-from xraysep.io import checkpoints, images, store, tracking
+from xraysep.io import checkpoints, images, locks, store, tracking
 from xraysep.io.atomic import atomic_dir
 from xraysep.io.console import err, progress
 from xraysep.io.figures import display, heat
@@ -199,6 +199,19 @@ def compute(batches: list[list], scheduler: str | None, workers: int, device: to
         bar.update(task, completed=bar.tasks[task].total)
 
 
+def prepare_held(stack: contextlib.ExitStack, name: str, model: Path | None) -> Job:
+    """:func:`prepare`, holding the panel store and the panel's own combined model against
+    replacement and then the results store against other writers, until ``stack`` closes
+    (``io.locks``; a model given with ``--model`` is the caller's to keep still)."""
+    where = config.paths(name)
+    stack.enter_context(locks.reading(where.store))
+    if model is None:
+        stack.enter_context(locks.reading(where.combine_model))
+    job = prepare(name, model)
+    stack.enter_context(locks.writing(where.separated_store))
+    return job
+
+
 def separate(
     names: str | list[str],
     *,
@@ -209,12 +222,12 @@ def separate(
     """Separate each named panel with its combined model (or ``model`` for all); returns the
     results groups' paths."""
     names = [names] if isinstance(names, str) else list(names)
-    jobs = [prepare(name, model) for name in names]
     target = devices.resolve(device or config.params()["train"]["device"])
     settings = config.params()["separate"]
     tile, workers, block = int(settings["tile"]), int(settings["workers"]), int(settings["block"])
 
     with contextlib.ExitStack() as stack:
+        jobs = [prepare_held(stack, name, model) for name in names]
         batches, groups = [], {}
         for job in jobs:
             ensure_results_store(job.where.separated_store)

@@ -41,7 +41,7 @@ from xraysep.core.training import (
     to_stack,
 )
 from xraysep.errors import InputError
-from xraysep.io import checkpoints, store, tracking
+from xraysep.io import checkpoints, locks, store, tracking
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import err, progress
 from xraysep.io.figures import display
@@ -79,19 +79,26 @@ def train(
 ) -> list[Path]:
     """Train ordering ``order`` of the paper's network (``12``, ``21``) on panel ``name``, or
     every network ``method`` needs, one after the other; returns the model files' paths.
-    ``preset`` applies to the paper's orderings (the shared map has its own section)."""
-    return [
-        train_network(
-            name,
-            key,
-            preset=preset if key in ORDERS else None,
-            iterations=iterations,
-            device=device,
-            seed=seed,
-            resume=resume,
-        )
-        for key in networks(method, order)
-    ]
+    ``preset`` applies to the paper's orderings (the shared map has its own section). The
+    panel store is held against replacement and the trained networks' folder against other
+    writers meanwhile (``io.locks``)."""
+    where = config.paths(name)
+    keys = networks(method, order)
+    with locks.reading(where.store):
+        store.open_panel(where.store, name)  # a missing panel stops before any lock file
+        with locks.writing(where.trained_dir):
+            return [
+                train_network(
+                    name,
+                    key,
+                    preset=preset if key in ORDERS else None,
+                    iterations=iterations,
+                    device=device,
+                    seed=seed,
+                    resume=resume,
+                )
+                for key in keys
+            ]
 
 
 def write_loss_curve(path: Path, losses: list[float]) -> None:
