@@ -32,7 +32,8 @@ from xraysep.core.separator import separate, stack
 
 # per request: larger images belong in `xraysep separate`. The server parses a request's JSON
 # before the model sees it (about 1 GB of memory for 4 megapixels), so an operator may set a
-# lower limit for the server process with XRAYSEP_SERVE_MAX_PIXELS.
+# lower limit for the server process with XRAYSEP_SERVE_MAX_PIXELS; the body's size and the
+# number of requests at work at once are bounded before parsing (``io.serve_limits``).
 MAX_PIXELS = int(os.environ.get("XRAYSEP_SERVE_MAX_PIXELS", 4_000_000))
 TILE = 512
 
@@ -111,7 +112,10 @@ class SeparatorModel(PythonModel):
     _skip_type_hint_validation = True
 
     def load_context(self, context: PythonModelContext) -> None:
+        from xraysep.io import serve_limits
         from xraysep.io.checkpoints import load_separator
+
+        serve_limits.install()  # only when `mlflow models serve` is loading the model
 
         self.device = devices.resolve("auto")
         self.model, self.meta = load_separator(Path(context.artifacts["combined"]))
