@@ -7,12 +7,15 @@ the same folder so the final rename is atomic on POSIX file systems.
 Temporaries are named ``.<target>.<tmp|old>-<host>-<pid>-<random>``, so that what a killed
 writer left behind can be told from what a live one is still writing. :func:`recover` puts
 back a previous version that a killed writer had set aside and deletes the killed writer's
-temporaries; every atomic write and every reader of a panel calls it first.
+temporaries; every atomic write and every reader of a panel calls it first. A write that
+runs out of space (a full disk, a quota, a file-size limit) ends as one
+:class:`~xraysep.errors.InputError` line naming the target, with its previous version intact.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -21,6 +24,10 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from xraysep.errors import InputError
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 # the host tag keeps a writer on another machine sharing the folder from being judged by this
 # machine's process table
@@ -77,22 +84,36 @@ def recover(folder: Path) -> None:
             _remove(entry)
 
 
+def out_of_space(target: Path, error: OSError) -> InputError:
+    """The one line for a write of ``target`` that ran out of space."""
+    return InputError(
+        f"{target}: {os.strerror(error.errno)} while writing it; its previous version is "
+        "intact; free some space and run again"
+    )
+
+
 @contextlib.contextmanager
 def atomic_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path; on success it replaces ``target``, on failure it is removed."""
+    """Yield a temporary path; on success it replaces ``target``, on failure it is removed
+    (running out of space becomes one :class:`InputError` line)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     recover(target.parent)
     temporary = _temporary_sibling(target, "tmp")
     try:
         yield temporary
         temporary.replace(target)
+    except OSError as error:
+        if error.errno not in NO_SPACE:
+            raise
+        raise out_of_space(target, error) from error
     finally:
         temporary.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces ``target`` (a folder), else it goes.
+    """Yield a temporary folder; on success it replaces ``target`` (a folder), else it goes
+    (running out of space while filling it becomes one :class:`InputError` line).
 
     Replacing a non-empty folder takes two renames (old aside, new in), so there is a moment
     where ``target`` is missing; the old version is still on disk under the aside name until
@@ -104,7 +125,12 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     temporary = _temporary_sibling(target, "tmp")
     temporary.mkdir()
     try:
-        yield temporary
+        try:
+            yield temporary
+        except OSError as error:
+            if error.errno not in NO_SPACE:
+                raise
+            raise out_of_space(target, error) from error
         if target.exists():
             aside = _temporary_sibling(target, "old")
             target.rename(aside)
