@@ -181,6 +181,12 @@ def write_png(path: Path, array: np.ndarray) -> None:
         Image.fromarray(array).save(temporary, format="PNG")
 
 
+def write_jpeg(path: Path, array: np.ndarray, quality: int) -> None:
+    """Write a uint8 RGB image as baseline JPEG at ``quality`` (1-100), atomically."""
+    with atomic_file(path) as temporary:
+        Image.fromarray(array).save(temporary, format="JPEG", quality=quality)
+
+
 def write_tiff_tiles(path: Path, array, tile: int = 512) -> None:
     """Stream a large 2-D array-like (e.g. zarr) into a tiled 16-bit TIFF, tile by tile, so
     memory stays bounded by one row of tiles; values in [0, 1] map to the full 16-bit range."""

@@ -1,8 +1,9 @@
 """Ingest: image files -> the zarr panel store (DESIGN §5), with provenance.
 
-Reads the two photographs and the mixed X-ray (and, for synthetic panels, the true side
-X-rays), checks that they fit together, mirrors the back photograph into the X-ray frame,
-stretches the X-ray and writes everything into ``data/panels/<name>.zarr`` in one atomic step.
+Reads the two photographs and the mixed X-ray (and, for synthetic panels, the true X-rays
+of each side and of what neither photograph shows), checks that they fit together, mirrors
+the back photograph into the X-ray frame, stretches the X-ray and writes everything into
+``data/panels/<name>.zarr`` in one atomic step.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def ingest(
     mirror_back: bool = True,
     truth_front: Path | None = None,
     truth_back: Path | None = None,
+    truth_hidden: Path | None = None,
     overwrite: bool = False,
     made_by: dict[str, Any] | None = None,
 ) -> Path:
@@ -74,6 +76,10 @@ def ingest(
     if truth_front is not None and truth_back is not None:
         inputs["truth/front_xray"] = (Path(truth_front), "grey")
         inputs["truth/back_xray"] = (Path(truth_back), "grey")
+    if truth_hidden is not None:
+        if truth_front is None:
+            raise InputError("--truth-hidden needs --truth-front and --truth-back")
+        inputs["truth/hidden_xray"] = (Path(truth_hidden), "grey")
 
     with progress() as bar:
         task = bar.add_task(f"ingest {name}", total=len(inputs) + 1, status="")

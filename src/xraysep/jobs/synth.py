@@ -1,8 +1,12 @@
 """Synth: a double-sided panel with ground truth, from images that scikit-image ships.
 
 Writes the raw files a real scan would give (front photograph, back photograph as seen from
-behind, the mixed X-ray, and the two true side X-rays) to ``data/raw/<name>/``, then ingests
-them like any other panel, so synthetic and real panels go through exactly the same path.
+behind, the mixed X-ray, and the true X-rays of each side and of what neither photograph
+shows) to ``data/raw/<name>/``, then ingests them like any other panel, so synthetic and real
+panels go through exactly the same path. The named factors of :mod:`xraysep.core.factors`
+make the X-ray more than a function of the visible colours; the capture's factors change the
+files the methods read (shifted, re-lit or JPEG photographs, a non-linear film), never the
+truth.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import skimage.data
 from skimage.transform import resize
 
 from xraysep import config
+from xraysep.core import capture
+from xraysep.core.factors import check_factors
 from xraysep.core.physics import Mixture, Physics, radiograph
 from xraysep.errors import InputError
 from xraysep.io import images, store
@@ -30,18 +36,43 @@ SOURCES = (
     "retina",
     "colorwheel",
 )
+EARLIER = "camera"  # the composition that ``underpainting`` hides under the front
+
+
+def _square(picture: np.ndarray, size: int) -> np.ndarray:
+    h, w = picture.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = picture[top : top + side, left : left + side]
+    return resize(square, (size, size), order=1, anti_aliasing=side > size).astype(np.float32)
 
 
 def source_image(name: str, size: int) -> np.ndarray:
     """A shipped scikit-image RGB picture, centre-cropped to a square and resized to ``size``."""
     if name not in SOURCES:
         raise InputError(f"source image {name!r}: unknown; choose one of {', '.join(SOURCES)}")
-    rgb = getattr(skimage.data, name)()[..., :3]
-    h, w = rgb.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    square = rgb[top : top + side, left : left + side]
-    return resize(square, (size, size), order=1, anti_aliasing=side > size).astype(np.float32)
+    return _square(getattr(skimage.data, name)()[..., :3], size)
+
+
+def earlier_composition(size: int) -> np.ndarray:
+    """The grey picture, in [0, 1], of the earlier composition painted under the front."""
+    return _square(getattr(skimage.data, EARLIER)(), size)
+
+
+def photographs(
+    front_rgb: np.ndarray, back_rgb: np.ndarray, factors: dict[str, float], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two photographs as the capture's factors give them. Their randomness has a stream
+    of its own, so the painting and its X-ray stay the same whatever the capture does."""
+    rng = np.random.default_rng([seed, 1])
+    shots = []
+    for rgb in (front_rgb, back_rgb):
+        if pixels := factors.get("misregistration", 0.0):
+            rgb = capture.misregister(rgb, pixels, rng)
+        if strength := factors.get("white-balance", 0.0):
+            rgb = capture.white_balance(rgb, strength, rng)
+        shots.append(rgb)
+    return shots[0], shots[1]
 
 
 def synth(
@@ -52,39 +83,52 @@ def synth(
     front: str = "astronaut",
     back: str = "coffee",
     mixture: Mixture = "beer-lambert",
-    support: bool = True,
+    grain: bool = True,
     noise: float = 0.01,
-    hidden: bool = False,
+    factors: dict[str, float] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Simulate panel ``name`` and ingest it with its truth arrays; returns the store path."""
     where = config.paths(name)
+    factors = check_factors(factors)
     if size < 16:
         raise InputError(f"--size {size}: must be at least 16 pixels")
     if front == back:
         raise InputError(f"front and back source are both {front!r}; choose two different images")
+    if mixture not in Mixture.__args__:
+        raise InputError(f"mixture {mixture!r}: unknown; choose beer-lambert or linear")
     if store.panel_exists(where.store) and not overwrite:
         raise InputError(f"{where.store}: panel {name!r} exists; pass --overwrite to replace it")
-    physics = Physics(mixture=mixture, support=support, noise=noise, hidden=hidden)
+    physics = Physics(mixture=mixture, grain=grain, noise=noise, factors=factors)
     rng = np.random.default_rng(seed)
     front_rgb = source_image(front, size)
     back_rgb = source_image(back, size)  # as photographed from behind: not yet mirrored
-    result = radiograph(front_rgb, back_rgb, physics, rng)
+    earlier = earlier_composition(size) if factors.get("underpainting") else None
+    result = radiograph(front_rgb, back_rgb, physics, rng, earlier)
+    xray = capture.film_response(result.xray, factors.get("film-response", 0.0))
+    front_photo, back_photo = photographs(front_rgb, back_rgb, factors, seed)
+    quality = capture.jpeg_quality(factors.get("jpeg", 0.0))
+    suffix = ".png" if quality is None else ".jpg"
 
     with atomic_dir(where.raw_dir) as raw:
-        images.write_png(raw / "front.png", images.to_uint8(front_rgb))
-        images.write_png(raw / "back.png", images.to_uint8(back_rgb))
-        images.write_tiff(raw / "xray.tiff", result.xray)
+        for side, photo in (("front", front_photo), ("back", back_photo)):
+            if quality is None:
+                images.write_png(raw / f"{side}{suffix}", images.to_uint8(photo))
+            else:
+                images.write_jpeg(raw / f"{side}{suffix}", images.to_uint8(photo), quality)
+        images.write_tiff(raw / "xray.tiff", xray)
         images.write_tiff(raw / "truth_front.tiff", result.front_xray)
         images.write_tiff(raw / "truth_back.tiff", result.back_xray)
+        images.write_tiff(raw / "truth_hidden.tiff", result.hidden_xray)
     return ingest(
         name,
-        where.raw_dir / "front.png",
-        where.raw_dir / "back.png",
+        where.raw_dir / f"front{suffix}",
+        where.raw_dir / f"back{suffix}",
         where.raw_dir / "xray.tiff",
         mirror_back=True,
         truth_front=where.raw_dir / "truth_front.tiff",
         truth_back=where.raw_dir / "truth_back.tiff",
+        truth_hidden=where.raw_dir / "truth_hidden.tiff",
         overwrite=overwrite,
         made_by={
             "synth": {
@@ -93,9 +137,9 @@ def synth(
                 "front": front,
                 "back": back,
                 "mixture": mixture,
-                "support": support,
+                "grain": grain,
                 "noise": noise,
-                "hidden": hidden,
+                "factors": factors,
             }
         },
     )
