@@ -66,7 +66,7 @@ def curve(depth: np.ndarray, mixture: str) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("panels", "validation"), default="panels")
+    parser.add_argument("--suite", choices=("test", "validation"), default="test")
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--ridge", type=float, default=None)
     args = parser.parse_args()
@@ -76,13 +76,14 @@ def main() -> None:
     ridge = args.ridge if args.ridge is not None else float(shared["ridge"])
     root = scratch_project("colour-oracle")
     rows = []
-    for name, settings in suite[args.suite].items():
+    for name, settings in suite["suites"][args.suite]["panels"].items():
         synth(name, size=size, **settings, overwrite=True)
         panel = store.open_panel(root / "data" / "panels" / f"{name}.zarr", name)
         limits = panel.attrs["xraysep"]["stretch"]
         truth = panel.truth("front"), panel.truth("back")
-        oracle = (oracle_side(panel.rgb(side), settings["mixture"]) for side in ("front", "back"))
-        fitted = thickened(panel, settings["mixture"], limits, int(shared["thickness"]), ridge)
+        mixture = settings.get("mixture", "beer-lambert")
+        oracle = (oracle_side(panel.rgb(side), mixture) for side in ("front", "back"))
+        fitted = thickened(panel, mixture, limits, int(shared["thickness"]), ridge)
         rows.append(
             (name, *(
                 score(panel.xray(), *(stretch_side(s, limits["low"], limits["high"])

@@ -81,7 +81,7 @@ def train_plain(made: Recipe, batch: torch.Tensor, shape: tuple[int, int], refin
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("panels", "validation"), default="panels")
+    parser.add_argument("--suite", choices=("test", "validation"), default="test")
     parser.add_argument("--size", type=int, default=None)
     args = parser.parse_args()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -89,7 +89,7 @@ def main() -> None:
     size = args.size or int(suite["size"])
     root = scratch_project("map-objective", {"shared": {"members": 1}})
     rows: dict[str, dict[str, tuple[float, dict]]] = {}
-    for name, physics in suite[args.suite].items():
+    for name, physics in suite["suites"][args.suite]["panels"].items():
         synth(name, size=size, **physics, overwrite=True)
         panel = store.open_panel(root / "data" / "panels" / f"{name}.zarr", name)
         batch = to_stack(panel.rgb("front"), panel.rgb("back"), panel.xray())[None]

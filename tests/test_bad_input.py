@@ -158,7 +158,7 @@ CLI_ROWS = [
     (
         "unknown benchmark suite",
         ["benchmark", "--suite", "holdout"],
-        "suite 'holdout': unknown; choose one of test, validation",
+        "suite 'holdout': unknown; choose one of paper-scale, test, validation",
     ),
     (
         "no iterations",

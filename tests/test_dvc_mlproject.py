@@ -91,3 +91,24 @@ def test_mlflow_run_train_entry_point(repo, cli):
     assert run.data.tags["mlflow.project.entryPoint"] == "train"
     assert run.info.status == "FINISHED" and run.data.metrics["final_loss"] > 0
     assert (repo / "models" / "demo" / "trained" / "order-12.pt").is_file()
+
+
+def test_benchmark_stages_rerun_only_the_changed_method_under_dvc_exp(repo):
+    (repo / "benchmarks").mkdir()
+    shutil.copy(REPO / "benchmarks" / "dvc.yaml", repo / "benchmarks" / "dvc.yaml")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["benchmark"] |= {"size": 40, "preset": "tiny", "seeds": [0], "jobs": 1,
+                            "methods": ["linear", "shared"]}  # fmt: skip
+    params["benchmark"]["stress"]["levels"]["misregistration"] = [0, 2]
+    params["shared"] |= {"iterations": 10}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "benchmark")
+    stage = "benchmarks/dvc.yaml:stress@misregistration"
+    first = sh(repo, sys.executable, "-m", "dvc", "exp", "run", stage)
+    assert "misregistration-0 seed 0: ran untrained, shared" in first.stdout + first.stderr
+    second = sh(repo, sys.executable, "-m", "dvc", "exp", "run", stage, "-S", "shared.ridge=5")
+    log = second.stdout + second.stderr
+    assert log.count("ran shared") == 2 and "ran untrained" not in log
+    shown = sh(repo, sys.executable, "-m", "dvc", "exp", "show", "--json").stdout
+    assert '"ridge": 5' in shown and '"ridge": 10.0' in shown and "front_psnr" in shown

@@ -23,7 +23,7 @@ def test_mlproject_entry_points_are_thin_cli_calls():
     assert project["conda_env"] == "conda.yaml"
     points = project["entry_points"]
     expected = {"synth", "ingest", "train", "train-method", "combine", "separate", "evaluate"}
-    assert set(points) == expected | {"pipeline", "benchmark", "main"}
+    assert set(points) == expected | {"pipeline", "benchmark", "stress", "main"}
     for name, point in points.items():
         assert point["command"].startswith("xraysep "), name
     assert {"panel", "order", "preset"} <= set(points["train"]["parameters"])

@@ -63,6 +63,10 @@ def ingest(
     truth_back: Annotated[
         Path | None, typer.Option(help="True back X-ray, in the X-ray's frame and units.")
     ] = None,
+    truth_hidden: Annotated[
+        Path | None,
+        typer.Option(help="True X-ray of what neither photograph shows (support, underpainting)."),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Read image files into the zarr panel store: mirror the back, stretch the X-ray 1–99 %."""
@@ -76,6 +80,7 @@ def ingest(
         mirror_back=mirror_back,
         truth_front=truth_front,
         truth_back=truth_back,
+        truth_hidden=truth_hidden,
         overwrite=overwrite,
     )
 
@@ -102,29 +107,34 @@ def synth(
             help="beer-lambert (realistic) or linear (x = x1 + x2). [params: synth.mixture]"
         ),
     ] = None,
-    support: Annotated[
-        bool | None, typer.Option(help="Add the wood-grain support. [params: synth.support]")
+    grain: Annotated[
+        bool | None, typer.Option(help="Add the wood grain of the support. [params: synth.grain]")
     ] = None,
     noise: Annotated[
         float | None, typer.Option(help="Detector noise, standard deviation. [params: synth.noise]")
     ] = None,
-    hidden: Annotated[
-        bool | None,
-        typer.Option(help="Add a fill, a nail and an underdrawing seen in neither photograph."),
+    factor: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A factor that makes the X-ray more than a function of colour, as "
+            "NAME=STRENGTH (repeat the option): metamerism, layering, underpainting, ground, "
+            "support, misregistration, white-balance, jpeg, film-response "
+            "(docs/benchmarks.md, Physics). [params: synth.factors]"
+        ),
     ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Simulate a double-sided panel with ground truth and ingest it."""
-    from xraysep.core.physics import Mixture
+    from xraysep.core.factors import parse_factor
     from xraysep.jobs.synth import synth as run
 
     chosen = {
         "size": size, "seed": seed, "front": front, "back": back, "mixture": mixture,
-        "support": support, "noise": noise, "hidden": hidden,
+        "grain": grain, "noise": noise,
     }  # fmt: skip
     settings = config.params()["synth"] | {k: v for k, v in chosen.items() if v is not None}
-    if settings["mixture"] not in Mixture.__args__:
-        raise InputError(f"mixture {settings['mixture']!r}: unknown; choose beer-lambert or linear")
+    if factor is not None:
+        settings["factors"] = dict(parse_factor(text) for text in factor)
     run(name, **settings, overwrite=overwrite)
 
 
@@ -234,23 +244,43 @@ def benchmark(
     suite: Annotated[
         str,
         typer.Option(
-            help="test: the panels that report the methods; validation: held-out panels "
-            "for choosing a method's settings."
+            help="test: the panels that report the methods; validation: held-out panels for "
+            "choosing settings; paper-scale: the paper's preset at its own scale (GPU). "
+            "[params: benchmark.suites]"
         ),
     ] = "test",
+    stress: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of a suite, one factor at each strength of "
+            "benchmark.stress.levels: metamerism, misregistration, underpainting, ..."
+        ),
+    ] = None,
     size: Annotated[
-        int | None, typer.Option(help="Side of every suite panel. [params: benchmark.size]")
+        int | None, typer.Option(help="Side of every panel. [params: benchmark.size]")
     ] = None,
     method: Annotated[
         list[str] | None,
         typer.Option(help="Methods to run (repeat the option). [params: benchmark.methods]"),
     ] = None,
+    seed: Annotated[
+        list[int] | None,
+        typer.Option(help="Training seeds (repeat the option). [params: benchmark.seeds]"),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(help="Panels × seeds run at once, in processes. [params: benchmark.jobs]"),
+    ] = None,
     device: Device = None,
 ) -> None:
-    """Every method on the suite of synthetic panels with truth: reports/benchmark/."""
+    """Every method on a suite of synthetic panels with truth, over seeds; reuses the runs
+    whose settings and code are unchanged. Report: reports/benchmark*/benchmark.md."""
     from xraysep.jobs.benchmark import benchmark as run
 
-    run(suite=suite, size=size, methods=method, device=device)
+    run(
+        suite_name=suite, stress=stress, size=size, methods=method, seeds=seed, jobs=jobs,
+        device=device,
+    )  # fmt: skip
 
 
 @app.command()

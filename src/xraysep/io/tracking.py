@@ -79,6 +79,24 @@ def run(
         yield active
 
 
+@contextlib.contextmanager
+def child_run(
+    panel: str, parent_run_id: str | None, name: str, tags: dict[str, Any] | None = None
+) -> Iterator[Run]:
+    """A run nested under ``parent_run_id`` (in ``panel``'s experiment), whether that run is
+    active in this process or in the process that started this one (benchmark workers)."""
+    configure()
+    if mlflow.active_run() is not None or parent_run_id is None:
+        with run(panel, name, tags) as active:
+            yield active
+        return
+    with mlflow.start_run(
+        experiment_id=experiment_id(panel), run_name=name, parent_run_id=parent_run_id
+    ) as active:
+        mlflow.set_tags({"xraysep.step": name, **(tags or {})})
+        yield active
+
+
 class StepLog:
     """One metric per optimiser step, written to a run in batches of ``every`` steps.
 

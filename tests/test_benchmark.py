@@ -1,0 +1,136 @@
+"""The benchmark: suites and stress suites over seeds, reused records, reports and MLflow."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import mlflow
+import pytest
+import yaml
+from PIL import Image
+
+
+def suite_params(project, **benchmark) -> dict:
+    """Shrink the project's benchmark to 40² panels, the tiny preset and two seeds."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["benchmark"] |= {"size": 40, "preset": "tiny", "seeds": [0, 1], "jobs": 1} | benchmark
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    return params
+
+
+def test_suites_cover_the_factors_at_a_realistic_size(project):
+    section = yaml.safe_load((project / "params.yaml").read_text())["benchmark"]
+    assert section["size"] >= 256 and len(section["seeds"]) >= 3
+    test, validation = (section["suites"][s]["panels"] for s in ("test", "validation"))
+    for panels in (test, validation):
+        assert len(panels) >= 8
+        covered = {factor for panel in panels.values() for factor in panel.get("factors", {})}
+        assert covered == {
+            "metamerism", "layering", "underpainting", "ground", "support", "misregistration",
+            "white-balance", "jpeg", "film-response",
+        }  # fmt: skip
+        assert any(not panel.get("factors") for panel in panels.values())  # colour-determined
+        assert any(len(panel.get("factors", {})) >= 5 for panel in panels.values())  # together
+    # held out: other (front, back) pairings and other seeds than every test panel
+    pairs = {(p["front"], p["back"]) for p in test.values()}
+    assert not pairs & {(p["front"], p["back"]) for p in validation.values()}
+    assert not {p["seed"] for p in test.values()} & {p["seed"] for p in validation.values()}
+    scale = section["suites"]["paper-scale"]
+    assert scale["preset"] == "paper" and len(scale["panels"]) >= 3
+    assert ((scale["size"] - 64) // 12 + 1) ** 2 >= 966  # the paper's patch triplets at least
+
+
+def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
+    params = suite_params(project)
+    test = params["benchmark"]["suites"]["test"]
+    test["panels"] = {name: test["panels"][name] for name in ("colour", "capture")}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    methods = ("--method", "half", "--method", "linear", "--method", "consistent")
+    code, out, err = cli("benchmark", *methods)
+    assert code == 0, err
+    assert "Mean over the suite" in out
+    directory = project / "reports" / "benchmark"
+    table = (directory / "benchmark.md").read_text()
+    assert "training seeds 0, 1" in table and "uv run xraysep benchmark" in table
+    assert "paper's network at 1/8 width" not in table  # tiny is narrower still: said as such
+    tiny = "(1/32 width, other patch protocol)"
+    for label in ("half", "linear", f"consistent {tiny}", f"paper combined {tiny}"):
+        assert f"| {label} | " in table
+    assert " ± " in table
+    results = json.loads((directory / "benchmark.json").read_text())
+    assert set(results["panels"]) == {"colour", "capture"}
+    half = results["panels"]["colour"]["half"]
+    assert half["recon_mse"] == [0.0, 0.0]  # x/2 + x/2 explains x, one value per seed
+    combined = results["panels"]["colour"]["paper combined"]["front_psnr"]
+    assert combined[0] != combined[1]  # the seeds trained different networks
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["linear"]["front_psnr"] == pytest.approx(
+        sum(results["suite"]["linear"]["front_psnr"]) / 2
+    )
+    assert Image.open(directory / "figures" / "capture.png").size[0] > 800
+    records = sorted((directory / "runs").rglob("*.json"))
+    assert len(records) == 2 * 2 * 2  # panels × seeds × groups (untrained, paper)
+    stamps = {path: path.stat().st_mtime_ns for path in records}
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["xraysep/benchmark"], output_format="list")
+    (parent,) = [r for r in runs if r.info.run_name == "benchmark-test"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 4  # one per panel and seed
+    assert "benchmark.md" in {
+        a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id)
+    }
+
+    # unchanged settings: every record is reused; a method's setting: only its group reruns
+    code, _, err = cli("benchmark", *methods)
+    assert code == 0 and err.count("up to date") == 4, err
+    assert {path: path.stat().st_mtime_ns for path in records} == stamps
+    params["consistent"]["smoothing"] = 2
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    code, _, err = cli("benchmark", *methods)
+    assert code == 0, err
+    changed = {path.name for path in records if path.stat().st_mtime_ns != stamps[path]}
+    assert changed == {"seed0-paper.json", "seed1-paper.json"}
+
+
+def test_stress_plots_every_method_against_the_strength(project, cli):
+    suite_params(project, seeds=[0])
+    code, _, err = cli("benchmark", "--stress", "misregistration", "--method", "half",
+                         "--method", "linear")  # fmt: skip
+    assert code == 0, err
+    directory = project / "reports" / "benchmark" / "stress" / "misregistration"
+    assert Image.open(directory / "stress.png").size[0] > 1000
+    with (directory / "stress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["method"] for row in rows} == {"half", "linear"}
+    assert sorted({float(row["strength"]) for row in rows}) == [0.0, 1.0, 2.0, 4.0]
+    linear = {float(r["strength"]): float(r["front_psnr"]) for r in rows if r["method"] == "linear"}
+    assert linear[4.0] < linear[0.0]  # colour read from the wrong pixels separates worse
+    assert "## Against misregistration" in (directory / "benchmark.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--suite", "holdout"],
+            "suite 'holdout': unknown; choose one of paper-scale, test, validation",
+        ),
+        (["--stress", "craquelure"], "factor 'craquelure': unknown; stress levels are defined"),
+        (["--stress", "jpeg"], "factor 'jpeg': no levels in params.yaml benchmark.stress"),
+        (["--jobs", "0"], "--jobs 0: must be at least 1"),
+    ],
+)
+def test_benchmark_refuses_bad_options(project, cli, args, message):
+    code, _, err = cli("benchmark", *args)
+    assert code == 2 and message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_stress_level_outside_the_factor_range_is_refused(project, cli):
+    params = suite_params(project)
+    params["benchmark"]["stress"]["levels"]["metamerism"] = [0, 0.3, 0.8]
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    code, _, err = cli("benchmark", "--stress", "metamerism")
+    assert code == 2 and "factor 'metamerism': strength 0.8 is outside [0, 0.5]" in err
