@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import mlflow
 import pytest
@@ -134,3 +135,27 @@ def test_a_stress_level_outside_the_factor_range_is_refused(project, cli):
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     code, _, err = cli("benchmark", "--stress", "metamerism")
     assert code == 2 and "factor 'metamerism': strength 0.8 is outside [0, 0.5]" in err
+
+
+def test_code_fingerprint_ignores_docstrings_and_other_methods(tmp_path, monkeypatch):
+    from xraysep.jobs import benchmark
+
+    copy = tmp_path / "xraysep"
+    shutil.copytree(benchmark._module_file("xraysep.core.shared").parents[1], copy)
+    monkeypatch.setattr(
+        benchmark, "_module_file",
+        lambda module: copy.joinpath(*module.split(".")[1:]).with_suffix(".py"),
+    )  # fmt: skip
+    groups = (["shared"], ["half", "linear"], ["paper", "consistent"])
+    before = [benchmark.code_hash(group) for group in groups]
+    assert len(set(before)) == 3
+    shared = copy / "core" / "shared.py"
+    text = shared.read_text()
+    shared.write_text(text.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n")
+    assert [benchmark.code_hash(group) for group in groups] == before
+    shared.write_text(text + "\nSCALE = 2\n")
+    after = [benchmark.code_hash(group) for group in groups]
+    assert after[0] != before[0] and after[1:] == before[1:]
+    separator = copy / "core" / "separator.py"  # imported by every method's module
+    separator.write_text(separator.read_text() + "\nSCALE = 2\n")
+    assert all(a != b for a, b in zip(after, map(benchmark.code_hash, groups), strict=True))

@@ -18,6 +18,7 @@ is built from the records.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -53,8 +54,20 @@ EXPERIMENT = "benchmark"
 PREFIXES = {"test": "bench-", "validation": "val-", "paper-scale": "scale-"}
 LABELS = {"combined": "paper combined", "order12": "paper order 12", "order21": "paper order 21"}
 PANEL_KEYS = {"front", "back", "seed", "mixture", "grain", "noise", "factors"}
-# the code a score depends on: the computation (core) and how panels and networks are made
-SCORED = ("core/", "jobs/synth.py", "jobs/recipes.py")
+# the code a score depends on: the simulator, the metrics and the training loop, each
+# method's own modules, and what they import from core (docstrings and comments aside)
+COMMON_CODE = (
+    "xraysep.core.physics", "xraysep.core.capture", "xraysep.core.factors",
+    "xraysep.core.metrics", "xraysep.core.preprocess", "xraysep.core.training",
+    "xraysep.core.crops", "xraysep.core.patches", "xraysep.jobs.synth",
+)  # fmt: skip
+METHOD_CODE = {
+    "shared": ("xraysep.core.shared",),
+    "paper": ("xraysep.core.combined",),
+    "consistent": ("xraysep.core.combined", "xraysep.core.consistent"),
+    "linear": ("xraysep.core.baselines",),
+    "half": ("xraysep.core.baselines",),
+}
 
 
 @dataclass(frozen=True)
@@ -153,15 +166,49 @@ def groups(methods: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def code_hash() -> str:
-    """SHA-256 of the source that computes a score (:data:`SCORED`); jobs and io that only
-    move data are left out, so that a change there keeps the records."""
+def _module_file(module: str) -> Path:
     package = Path(__file__).resolve().parents[1]
+    return package.joinpath(*module.split(".")[1:]).with_suffix(".py")
+
+
+def _core_imports(tree: ast.Module) -> set[str]:
+    """The ``xraysep.core`` modules that a module imports."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("xraysep.core"):
+            if node.module == "xraysep.core":
+                found |= {f"xraysep.core.{alias.name}" for alias in node.names}
+            else:
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("xraysep.core.")}
+    return found
+
+
+def _without_docstrings(tree: ast.Module) -> str:
+    for node in ast.walk(tree):
+        bodies = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        if isinstance(node, bodies) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_hash(methods: list[str]) -> str:
+    """SHA-256 of the code that ``methods``' scores depend on: :data:`COMMON_CODE`, the
+    methods' modules (:data:`METHOD_CODE`) and every core module they import, as parsed
+    (so an edit of a docstring, a comment or another method keeps the records)."""
+    todo = [*COMMON_CODE, *(m for method in methods for m in METHOD_CODE[method])]
+    trees: dict[str, ast.Module] = {}
+    while todo:
+        module = todo.pop()
+        if module not in trees:
+            trees[module] = ast.parse(_module_file(module).read_text())
+            todo += _core_imports(trees[module])
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        relative = path.relative_to(package).as_posix()
-        if relative.startswith(SCORED):
-            digest.update(relative.encode() + b"\0" + path.read_bytes())
+    for module in sorted(trees):
+        digest.update(module.encode() + b"\0" + _without_docstrings(trees[module]).encode())
     return digest.hexdigest()
 
 
@@ -200,13 +247,13 @@ class Task:
         base = config.project_root() / "data" / "benchmark" / self.suite.name / self.panel
         return base / f"seed{self.seed}-{group}.npz"
 
-    def fingerprint(self, group: list[str], code: str) -> str:
+    def fingerprint(self, group: list[str]) -> str:
         spec = {
             "panel": self.suite.panels[self.panel],
             "size": self.suite.size,
             "seed": self.seed,
             "methods": {m: method_settings(m, self.suite.preset) for m in group},
-            "code": code,
+            "code": code_hash(group),
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
@@ -252,10 +299,9 @@ def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dic
 def run_task(task: Task) -> str:
     """Make the task's panel and run every group whose record is missing or stale; returns
     a line saying what was done."""
-    code = code_hash()
     todo = {}
     for group, methods in groups(list(task.methods)).items():
-        fingerprint = task.fingerprint(methods, code)
+        fingerprint = task.fingerprint(methods)
         if cached(task.record_path(group), fingerprint) is None:
             todo[group] = (methods, fingerprint)
     if not todo:
