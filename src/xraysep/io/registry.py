@@ -13,11 +13,9 @@ harmless; the next combine registers another.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from unittest import mock
 
 import mlflow
 import numpy as np
@@ -76,9 +74,7 @@ def missing(version: ModelVersion, model_file: Path) -> str | None:
     client = mlflow.MlflowClient()
     where = client.get_model_version_download_uri(version.name, version.version)
     wanted = ("MLmodel", f"artifacts/{model_file.name}")
-    # the artifact store's progress bars would interleave with the CLI's output
-    quiet = mock.patch.dict(os.environ, {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
-    with tempfile.TemporaryDirectory() as scratch, quiet:
+    with tempfile.TemporaryDirectory() as scratch:
         for name in wanted:
             try:
                 mlflow.artifacts.download_artifacts(f"{where}/{name}", dst_path=scratch)

@@ -88,7 +88,8 @@ def array_rows(
         problems = chunk_problems(store, key, array, spec)
         chunks = sum(1 for _ in integrity.chunks_in(array, ()))
         values = "RGB" if spec.channels else f"values {spec.bounds}"
-        summary = f"{'×'.join(map(str, array.shape))} {array.dtype}, {chunks} chunks"
+        plural = "" if chunks == 1 else "s"
+        summary = f"{'×'.join(map(str, array.shape))} {array.dtype}, {chunks} chunk{plural}"
         if problems:
             rows.append(Row(shown(store), key, FAIL, "; ".join(problems)))
         elif not integrity.has_checksums(array):
