@@ -93,8 +93,9 @@ def test_shared_method_trains_on_cuda_and_separates_as_on_cpu(project, cli):
 @pytest.mark.parametrize("name", ["cpu", pytest.param("cuda", marks=cuda)])
 def test_training_steps_hold_one_host_thread_on_accelerators(name):
     """On a GPU the host's share of a step is a few small copies, and a pool of intra-op
-    threads woken for each made whole-panel steps jitter from 5 to 40 ms on an H100 (README,
-    "Presets and protocols"); the CPU keeps its threads, and both get them back after."""
+    threads woken for each made whole-panel steps jitter from 5 to 40 ms on an H100
+    (docs/performance.md, Training protocols); the CPU keeps its threads, and both get them
+    back after."""
     device, before = torch.device(name), 2  # the suite runs on one thread (conftest)
     seen, threads = [], torch.get_num_threads
     net = TwoBranchNet(NetConfig(channels=(4, 1)))

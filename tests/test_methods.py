@@ -1,4 +1,4 @@
-"""The methods beyond the paper (README, Methods): shared map, sum-consistent combine,
+"""The methods beyond the paper (docs/methods.md): shared map, sum-consistent combine,
 baselines, uncertainty, and the benchmark suite, through the real jobs and stores."""
 
 from __future__ import annotations

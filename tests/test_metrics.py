@@ -1,4 +1,4 @@
-"""Metrics pinned on cases with known answers (DESIGN §6)."""
+"""Metrics pinned on cases with known answers (docs/design.md, Metrics)."""
 
 from __future__ import annotations
 

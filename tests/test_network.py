@@ -1,4 +1,5 @@
-"""The paper's network, exactly (DESIGN §2), and the presets built from params.yaml."""
+"""The paper's network, exactly, and the presets built from params.yaml
+(docs/methods.md, The paper's method)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``xraysep`` command line: one thin command per job (DESIGN §7).
+"""The ``xraysep`` command line: one thin command per job (docs/design.md, Architecture).
 
 Each command only parses arguments and calls the job function; defaults left unset here come
 from ``params.yaml``. A user error (:class:`~xraysep.errors.InputError`) prints one line to

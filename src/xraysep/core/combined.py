@@ -1,4 +1,5 @@
-"""The paper's combine (DESIGN §2): one network per ordering, slot 1 of each.
+"""The paper's combine: one network per ordering, slot 1 of each
+(docs/methods.md, The paper's method).
 
 The paper found that output slot 1 reconstructs better than slot 2 in both orderings, so its
 combined result takes the front X-ray from slot 1 of order ``12`` (which sees the front

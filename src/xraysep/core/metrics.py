@@ -1,4 +1,4 @@
-"""How good a separation is (DESIGN §6).
+"""How good a separation is (docs/design.md, Metrics).
 
 ``recon_mse`` and ``recon_mae`` are the paper's measures: how well the two separated images
 sum to the mixed X-ray. They do not measure separation (``x1 = x``, ``x2 = 0`` scores zero),

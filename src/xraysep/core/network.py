@@ -1,4 +1,5 @@
-"""The networks of the paper (DESIGN §2): a branch maps RGB to X-ray; a net holds two branches.
+"""The networks of the paper: a branch maps RGB to X-ray; a net holds two branches
+(docs/methods.md, The paper's method).
 
 Each branch is a plain stack of ``k×k`` convolutions, stride 1, same padding, with batch
 normalisation and ReLU between convolutions and a linear last layer, so the output has the

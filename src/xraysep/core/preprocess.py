@@ -1,4 +1,4 @@
-"""Scaling of inputs into the network's units (DESIGN §2).
+"""Scaling of inputs into the network's units (docs/design.md, Data model).
 
 RGB goes to [0, 1] by its dtype's range. The mixed X-ray is histogram-stretched: values below
 the 1st and above the 99th percentile are clipped and the rest rescaled to [0, 1]. The same

@@ -27,10 +27,10 @@ Why it separates better than the paper's two branches (measured in ``xraysep ben
   photographs alone) the sides are the colour maps' alone.
 - *Refined with the thickness inside.* Fitted to the mixture alone, a map lowers its loss by
   bending its colours to explain the uneven paint it cannot see, and the bend carries the
-  other side in: started at the true map, such training walks back to the leaky one (the
-  README's oracle study). The last ``refine`` part of training therefore fits each side's
-  thickness inside the loss (:meth:`SharedModel.forward` given the X-ray), so uneven paint
-  is explained as thickness and the map stops bending for it. The mixing curve is held
+  other side in: started at the true map, such training walks back to the leaky one
+  (docs/methods.md, The shared map). The last ``refine`` part of training therefore fits
+  each side's thickness inside the loss (:meth:`SharedModel.forward` given the X-ray), so
+  uneven paint is explained as thickness and the map stops bending for it. The mixing curve is held
   there: with the fit inside, its saturation is not identified (the local gains stand in
   for it) and drifts to zero.
 
@@ -327,8 +327,8 @@ def shared_loss(
     ``s``, growing only logarithmically beyond. The mixed X-ray holds content no colour map
     can explain (the support's grain, a nail, a fill, swells of paint); under squared error
     the map bends its colours to explain it, and that bend is where the other side leaks in
-    (the colour-oracle comparison in the README). Under the Cauchy loss a pixel pulls with
-    a force of at most ``s``, so such content moves the map little. In the last ``refine``
+    (docs/methods.md, The shared map). Under the Cauchy loss a pixel pulls with a force of
+    at most ``s``, so such content moves the map little. In the last ``refine``
     part of the run (``progress ≥ 1 − refine``) each side's thickness is fitted inside the
     prediction, at ``ridge``, so the uneven paint no colour shows does not pull the map.
     That ridge is smaller than the separation's (``SharedConfig.ridge``) on purpose: here

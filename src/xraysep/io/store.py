@@ -1,4 +1,4 @@
-"""The zarr v3 panel store (DESIGN §5) and the store of separated results.
+"""The zarr v3 panel store and the store of separated results (docs/design.md, The panel store).
 
 A panel is the group ``data/panels/<name>.zarr`` with arrays ``front`` and ``back`` (H, W, 3;
 the back already mirrored into the X-ray frame), ``xray`` (H, W; stretched to [0, 1]) and, for

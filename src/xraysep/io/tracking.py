@@ -1,4 +1,5 @@
-"""MLflow set-up: where runs go and how each job opens its run (DESIGN §7, §8).
+"""MLflow set-up: where runs go and how each job opens its run
+(docs/design.md, Tracking, registry and serving).
 
 Tracking defaults to the SQLite store ``mlflow.db`` in the project root (the model registry
 needs a database store; ``MLFLOW_TRACKING_URI`` overrides). Each panel has one experiment,

@@ -1,7 +1,7 @@
 """Combine: build the model that separates a panel, for any method (``core.methods``).
 
 - ``paper``: both ordering networks; the front X-ray from slot 1 of order 12, the back from
-  slot 1 of order 21 (the paper's choice, DESIGN §2).
+  slot 1 of order 21 (the paper's choice, docs/methods.md, The paper's method).
 - ``consistent``: the same networks and slots, made to explain the mixture (``core.consistent``).
 - ``shared``: the trained shared colour map, as it is.
 - ``linear``: the per-pixel linear regression, fitted here; ``half``: nothing to fit.

@@ -1,4 +1,5 @@
-"""Evaluate: score every approach the combined model offers on one panel (DESIGN §6).
+"""Evaluate: score every approach the combined model offers on one panel
+(docs/design.md, Metrics).
 
 The paper's model gives order 12, order 21 and the combined pair (and, with the consistent
 rule, the sum-consistent pair first); other methods give their one result. Writes

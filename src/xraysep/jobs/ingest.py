@@ -1,4 +1,5 @@
-"""Ingest: image files -> the zarr panel store (DESIGN §5), with provenance.
+"""Ingest: image files -> the zarr panel store, with provenance
+(docs/design.md, The panel store).
 
 Reads the two photographs and the mixed X-ray (and, for synthetic panels, the true X-rays
 of each side and of what neither photograph shows), checks that they fit together, mirrors
