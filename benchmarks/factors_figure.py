@@ -16,10 +16,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from common import REPO, command, scratch_project
 from xraysep.core.factors import FACTORS
 from xraysep.io import store
 from xraysep.jobs.synth import synth
+
+from common import REPO, command, scratch_project
 
 SHOWN = {"none": {}} | {
     name: {name: 0.5 if name in ("metamerism", "layering") else factor.high}
