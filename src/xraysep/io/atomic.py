@@ -139,5 +139,5 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         else:
             temporary.rename(target)
     finally:
-        if temporary.exists():
-            shutil.rmtree(temporary)
+        if temporary.exists():  # a writer thread may still add files: recover() ends the job
+            shutil.rmtree(temporary, ignore_errors=True)

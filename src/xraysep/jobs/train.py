@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
 import time
 from pathlib import Path
 
@@ -86,7 +87,9 @@ def train(
     keys = networks(method, order)
     with locks.reading(where.store):
         store.open_panel(where.store, name)  # a missing panel stops before any lock file
-        with locks.writing(where.trained_dir):
+        # under torchrun the ranks are one training: rank 0 writes, and holds the lock
+        leader = os.environ.get("RANK", "0") == "0"
+        with locks.writing(where.trained_dir) if leader else contextlib.nullcontext():
             return [
                 train_network(
                     name,
