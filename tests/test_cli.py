@@ -27,7 +27,10 @@ def test_help_lists_every_command(cli):
             "ingest",
             ["--front", "--back", "--xray", "--mirror-back", "--truth-front", "--overwrite"],
         ),
-        ("synth", ["--size", "--seed", "--mixture", "--support", "--noise", "--hidden"]),
+        (
+            "synth",
+            ["--size", "--seed", "--mixture", "--grain", "--noise", "--factor", "metamerism"],
+        ),
         ("train", ["--order", "--preset", "--iterations", "--device", "12 feeds (front, back)"]),
         ("separate", ["--model", "--device"]),
         ("demo", ["--preset", "--iterations"]),

@@ -371,12 +371,12 @@ def benchmark(
     """Run a suite (or the stress suite of one factor) and write its report; returns the
     path of the markdown report."""
     section = config.params()["benchmark"]
+    jobs = int(section.get("jobs", 1) if jobs is None else jobs)
+    if jobs < 1:
+        raise InputError(f"--jobs {jobs}: must be at least 1")
     chosen = stress_suite(stress, size) if stress else suite(suite_name, size)
     methods = [check_method(m) for m in (methods or section["methods"])]
     seeds = [int(s) for s in (seeds or section["seeds"])]
-    jobs = int(jobs or section.get("jobs", 1))
-    if jobs < 1:
-        raise InputError(f"--jobs {jobs}: must be at least 1")
     chosen.directory.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     with tracking.run(EXPERIMENT, f"benchmark-{chosen.name}") as parent:
