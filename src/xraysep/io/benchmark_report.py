@@ -109,7 +109,8 @@ def table(samples: Samples, note: str, order: list[str]) -> str:
         for key in COLUMNS:
             mean, spread = mean_std(samples[label][key])
             form = FORMATS.get(key, ".3f")
-            spread_text = "" if key == "seconds" else f" ± {spread:{form}}"
+            single = key == "seconds" or len(samples[label][key]) < 2
+            spread_text = "" if single else f" ± {spread:{form}}"
             cells.append(f"{mean:{form}}{spread_text}")
         lines.append(f"| {display_label(label, note)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -236,12 +237,13 @@ def write(suite: Suite, tasks: list[Task], groups: dict[str, list[str]], seconds
         "",
         f"{len(suite.panels)} synthetic {suite.size}×{suite.size} panels, training seeds "
         f"{', '.join(map(str, seeds))}; every number is the mean over the seeds ± their "
-        "standard deviation (for the suite: of the per-seed means over the panels). PSNR and "
+        "standard deviation (for the suite: of the per-seed means over the panels; no spread "
+        "where one seed ran). PSNR and "
         "SSIM per side after removing the unidentifiable offset; crosstalk = correlation of a "
         "side's error with the other side's truth; recon MSE = the paper's measure; wall s = "
         "training + combine + separation per panel. " + paper_run,
         "",
-        f"Reproduce: `{command(suite)}` (physics and settings: `params.yaml`, "
+        f"Reproduce: `{command(suite, seeds)}` (physics and settings: `params.yaml`, "
         "`docs/benchmarks.md`).",
     ]
     if missing:
@@ -283,7 +285,15 @@ def write(suite: Suite, tasks: list[Task], groups: dict[str, list[str]], seconds
     return path
 
 
-def command(suite: Suite) -> str:
+def command(suite: Suite, seeds: list[int]) -> str:
+    """The command that makes this report: the suite, and the seeds where they are not all
+    of ``params.yaml: benchmark.seeds``."""
     if suite.factor is not None:
-        return f"uv run xraysep benchmark --stress {suite.factor}"
-    return "uv run xraysep benchmark" + ("" if suite.name == "test" else f" --suite {suite.name}")
+        line = f"uv run xraysep benchmark --stress {suite.factor}"
+    else:
+        line = "uv run xraysep benchmark" + (
+            "" if suite.name == "test" else f" --suite {suite.name}"
+        )
+    if seeds != sorted(int(s) for s in config.params()["benchmark"]["seeds"]):
+        line += "".join(f" --seed {seed}" for seed in seeds)
+    return line
