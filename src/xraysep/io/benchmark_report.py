@@ -167,7 +167,7 @@ def figure(suite: Suite, task: Task, groups: dict[str, list[str]], path: Path) -
         f"{task.panel} (seed {task.seed})", panel.rgb("front"), panel.rgb("back"),
         panel.xray(), pairs, truth,
     )  # fmt: skip
-    save_figure(drawing, path)
+    save_figure(drawing, path, compact=True)
     return True
 
 
