@@ -26,10 +26,10 @@ import torch
 import yaml
 from scipy import ndimage
 
+from xraysep.core.methods.shared.thickness import thicken
 from xraysep.core.metrics import score
 from xraysep.core.physics import Physics, attenuation
 from xraysep.core.preprocess import stretch_side
-from xraysep.core.thickness import thicken
 from xraysep.io import store
 from xraysep.jobs.synth import synth
 

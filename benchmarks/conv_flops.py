@@ -19,7 +19,7 @@ import yaml
 from torch.nn import functional
 
 from xraysep.core import device as devices
-from xraysep.core.network import Branch, NetConfig, conv_macs_per_pixel
+from xraysep.core.methods.paper.network import Branch, NetConfig, conv_macs_per_pixel
 
 from common import REPO, command, machine
 

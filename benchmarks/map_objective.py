@@ -29,12 +29,14 @@ import numpy as np
 import torch
 import yaml
 
+from xraysep import config
+from xraysep.core.methods.base import Trainable
+from xraysep.core.methods.shared import recipe
+from xraysep.core.methods.shared.model import SharedModel, shared_loss
 from xraysep.core.metrics import score
 from xraysep.core.separator import BACK, FRONT
-from xraysep.core.shared import SharedModel, shared_loss
 from xraysep.core.training import fit, stack_reader, to_stack
 from xraysep.io import store
-from xraysep.jobs.recipes import Recipe, recipe
 from xraysep.jobs.synth import synth
 from xraysep.jobs.train import make_sampler
 
@@ -70,7 +72,7 @@ def fit_oracle(model: SharedModel, batch: torch.Tensor, depths: torch.Tensor, sc
         optimiser.step()
 
 
-def train_plain(made: Recipe, batch: torch.Tensor, shape: tuple[int, int], refine: float):
+def train_plain(made: Trainable, batch: torch.Tensor, shape: tuple[int, int], refine: float):
     """Train the recipe's model under the plain loss (no refinement) for the steps the
     configured training spends before its refinement."""
     steps = round(made.settings.iterations * (1 - refine))
@@ -97,7 +99,15 @@ def main() -> None:
             np.stack([oracle_depth(panel.rgb(side)) for side in ("front", "back")])
         )[:, None]
         made = [
-            recipe("shared", panel, preset=None, seed=0, iterations=None, checkpoint_every=0)
+            recipe(
+                "shared",
+                panel,
+                settings=config.settings(),
+                preset=None,
+                seed=0,
+                iterations=None,
+                checkpoint_every=0,
+            )
             for _ in STATES[1:]
         ]
         scale = made[0].description["robust"]

@@ -17,9 +17,9 @@ import numpy as np
 import yaml
 
 from xraysep.core import device as devices
-from xraysep.core.combined import CombinedModel
 from xraysep.core.inference import run, run_all
-from xraysep.core.network import NetConfig
+from xraysep.core.methods.paper.combined import CombinedModel
+from xraysep.core.methods.paper.network import NetConfig
 from xraysep.core.separator import stack
 from xraysep.jobs.separate import outputs
 

@@ -5,7 +5,7 @@ default interface; or uses a running server with ``--url``), sends crops of the 
 photographs from several client threads, with malformed and oversized requests mixed in,
 and checks that every good answer equals the model's local ``predict`` and every bad request
 gets a 4xx. Prints p50/p90/p99/max latency of the good requests, throughput, and the command
-that reproduces the figures. The tests (``tests/test_serving.py``) use the same server and
+that reproduces the figures. The tests (``tests/io/test_serving.py``) use the same server and
 load code at a tiny scale.
 
     uv run python benchmarks/serve_load.py --panel demo --requests 200 --clients 8

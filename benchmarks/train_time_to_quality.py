@@ -25,8 +25,8 @@ from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.crops import CropSampler
 from xraysep.core.inference import predict
+from xraysep.core.methods.paper.network import NetConfig, TwoBranchNet
 from xraysep.core.metrics import reconstruction, side
-from xraysep.core.network import NetConfig, TwoBranchNet
 from xraysep.core.patches import PatchSampler
 from xraysep.core.training import TrainSettings, fit, stack_reader, to_stack, two_branch_loss
 from xraysep.io import store

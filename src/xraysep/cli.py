@@ -42,7 +42,8 @@ Iterations = Annotated[
 Method = Annotated[
     str | None,
     typer.Option(
-        help="shared|consistent|paper|linear|half (README, Methods). [params: method]",
+        help="shared|consistent|paper|linear|half; `xraysep methods` says what each is. "
+        "[params: method]",
     ),
 ]
 
@@ -132,7 +133,9 @@ def synth(
         "size": size, "seed": seed, "front": front, "back": back, "mixture": mixture,
         "grain": grain, "noise": noise,
     }  # fmt: skip
-    settings = config.params()["synth"] | {k: v for k, v in chosen.items() if v is not None}
+    settings = config.settings().synth.model_dump() | {
+        k: v for k, v in chosen.items() if v is not None
+    }
     if factor is not None:
         settings["factors"] = dict(parse_factor(text) for text in factor)
     run(name, **settings, overwrite=overwrite)
@@ -302,6 +305,20 @@ def verify(
     err.print(f"verify: {len(rows)} checks, {failed} failed", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def methods() -> None:
+    """List the separation methods: what each trains, and what it is."""
+    from rich.table import Table
+
+    from xraysep.core.methods import REGISTRY
+    from xraysep.io.console import out
+
+    table = Table("method", "trains", "what it is")
+    for entry in REGISTRY.values():
+        table.add_row(entry.name, ", ".join(entry.trains) or "nothing", entry.summary)
+    out.print(table)
 
 
 def main() -> None:

@@ -12,11 +12,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from xraysep.errors import InputError
+from xraysep.settings import Preset, Settings, parse
 
 PANEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -117,18 +115,15 @@ def params_file() -> Path:
     return project_root() / "params.yaml"
 
 
-def params() -> dict[str, Any]:
-    """``params.yaml`` as a dict, read afresh (it is small) so edits always take effect."""
+def settings() -> Settings:
+    """``params.yaml``, typed and checked (``xraysep.settings``); read afresh (it is small)
+    so that edits always take effect, parsed once per content."""
     path = params_file()
     if not path.is_file():
         raise InputError(f"{path}: params.yaml not found; run from the project or set XRAYSEP_ROOT")
-    with path.open() as handle:
-        return yaml.safe_load(handle) or {}
+    return parse(path.read_text(), str(path))
 
 
-def preset(name: str) -> dict[str, Any]:
-    """The named training preset from ``params.yaml`` (network width and protocol)."""
-    presets = params().get("presets", {})
-    if name not in presets:
-        raise InputError(f"preset {name!r}: unknown; params.yaml defines {', '.join(presets)}")
-    return dict(presets[name])
+def preset(name: str) -> Preset:
+    """The named training preset of ``params.yaml``."""
+    return settings().preset(name)

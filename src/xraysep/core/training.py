@@ -30,13 +30,16 @@ from torch.nn import functional
 
 from xraysep.core import device as devices
 from xraysep.errors import InputError
+from xraysep.settings import Training
 
 OPTIMISERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 Loss = Callable[[nn.Module, torch.Tensor, float], torch.Tensor]
 Reader = Callable[[slice, slice], torch.Tensor]  # (rows, cols) -> (7, h, w) training channels
-SAMPLINGS = ("patches", "crops")
-SCHEDULES = ("constant", "cosine")
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 class Sampler(Protocol):
@@ -70,34 +73,26 @@ class TrainSettings:
 
     @classmethod
     def from_preset(
-        cls, preset: dict, seed: int, iterations: int | None = None, checkpoint_every: int = 0
+        cls,
+        protocol: Training,
+        seed: int,
+        iterations: int | None = None,
+        checkpoint_every: int = 0,
     ) -> TrainSettings:
-        if preset["optimizer"] not in OPTIMISERS:
-            raise InputError(
-                f"optimizer {preset['optimizer']!r}: unknown; choose one of {', '.join(OPTIMISERS)}"
-            )
-        sampling = preset.get("sampling", "patches")
-        if sampling not in SAMPLINGS:
-            raise InputError(
-                f"sampling {sampling!r}: unknown; choose one of {', '.join(SAMPLINGS)}"
-            )
-        schedule = preset.get("schedule", "constant")
-        if schedule not in SCHEDULES:
-            raise InputError(
-                f"schedule {schedule!r}: unknown; choose one of {', '.join(SCHEDULES)}"
-            )
+        """The protocol of a preset or a method's section (checked by ``xraysep.settings``),
+        with ``--iterations`` instead of its own where given."""
         settings = cls(
-            iterations=int(iterations if iterations is not None else preset["iterations"]),
-            batch_size=int(preset["batch_size"]),
-            lr=float(preset["lr"]),
-            optimizer=str(preset["optimizer"]),
-            sampling=sampling,
-            patch=int(preset.get("patch", 0)),
-            stride=int(preset.get("stride", 0)),
-            crop=int(preset.get("crop", 0)),
+            iterations=int(iterations if iterations is not None else protocol.iterations),
+            batch_size=protocol.batch_size,
+            lr=protocol.lr,
+            optimizer=protocol.optimizer,
+            sampling=protocol.sampling,
+            patch=protocol.patch,
+            stride=protocol.stride,
+            crop=protocol.crop,
             seed=seed,
-            schedule=schedule,
-            warmup=int(preset.get("warmup", 0)),
+            schedule=protocol.schedule,
+            warmup=protocol.warmup,
             checkpoint_every=int(checkpoint_every),
         )
         if settings.iterations < 1:

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+from torch import nn
 
-from xraysep.core.baselines import HalfModel, LinearModel
-from xraysep.core.combined import CombinedModel
-from xraysep.core.network import NetConfig, TwoBranchNet
+from xraysep.core.methods import MODELS, SEPARATORS
 from xraysep.core.separator import Separator
-from xraysep.core.shared import SharedConfig, SharedModel
 from xraysep.core.training import Checkpoint
 from xraysep.errors import InputError, reason
 from xraysep.io.atomic import atomic_file
@@ -28,42 +26,13 @@ from xraysep.io.atomic import atomic_file
 FORMAT = 1
 
 
-Model = TwoBranchNet | CombinedModel | SharedModel | LinearModel | HalfModel
-KINDS: dict[type, str] = {
-    TwoBranchNet: "two-branch",
-    CombinedModel: "combined",
-    SharedModel: "shared",
-    LinearModel: "linear",
-    HalfModel: "half",
-}
-SEPARATORS = ("combined", "shared", "linear", "half")
-
-
-def _config(model: Model) -> dict[str, Any]:
-    if isinstance(model, CombinedModel):
-        return {**model.config.to_dict(), "rule": model.rule, "smoothing": model.smoothing}
-    return model.config.to_dict() if isinstance(model, TwoBranchNet | SharedModel) else {}
-
-
-def _build(kind: str, config: dict[str, Any]) -> Model:
-    if kind == "shared":
-        return SharedModel(SharedConfig(**config))
-    if kind == "linear":
-        return LinearModel()
-    if kind == "half":
-        return HalfModel()
-    net = NetConfig(channels=tuple(config["channels"]), kernel=config["kernel"])
-    if kind == "combined":
-        return CombinedModel(net, config.get("rule", "paper"), config.get("smoothing", 4))
-    return TwoBranchNet(net)
-
-
-def save(path: Path, model: Model, meta: dict[str, Any]) -> None:
+def save(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    """Write ``model`` (a class of ``core.methods.MODELS``) with ``meta`` to ``path``."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
-        "kind": KINDS[type(model)],
-        "config": _config(model),
+        "kind": model.KIND,
+        "config": model.to_config(),
         "state_dict": state,
         "meta": meta,
     }
@@ -82,7 +51,7 @@ def _refusal(error: Exception) -> str:
 
 def _load(
     path: Path, kinds: tuple[str, ...], hint: str, label: str | None = None
-) -> tuple[Model, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"{path}: model not found; {hint}")
     try:
@@ -91,20 +60,20 @@ def _load(
         raise InputError(f"{path}: not a readable xraysep model ({_refusal(error)})") from error
     if not isinstance(payload, dict) or payload.get("kind") not in kinds:
         raise InputError(f"{path}: not an xraysep {label or ' or '.join(kinds)} model")
-    model = _build(payload["kind"], payload["config"])
+    model = MODELS[payload["kind"]].from_config(payload["config"])
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload["meta"]
 
 
-def load_order(path: Path, hint: str = "train it first") -> tuple[TwoBranchNet, dict[str, Any]]:
-    return _load(path, ("two-branch",), hint)
+def load_trained(
+    path: Path, kind: str, hint: str = "train it first"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A network of ``kind`` that a method trained (``models/<panel>/trained/``)."""
+    return _load(path, (kind,), hint)
 
 
-def load_shared(path: Path, hint: str = "train it first") -> tuple[SharedModel, dict[str, Any]]:
-    return _load(path, ("shared",), hint)
-
-
-def load_combined(path: Path, hint: str = "combine first") -> tuple[CombinedModel, dict[str, Any]]:
+def load_combined(path: Path, hint: str = "combine first") -> tuple[Any, dict[str, Any]]:
+    """The paper's combined model of both orderings."""
     return _load(path, ("combined",), hint)
 
 

@@ -67,7 +67,7 @@ def _check_size(path: Path, height: int, width: int, max_megapixels: float | Non
     if max_megapixels is not None and height * width > max_megapixels * 1e6:
         raise InputError(
             f"{path}: {height * width / 1e6:.1f} megapixels ({width}×{height}) exceeds the "
-            f"limit of {max_megapixels} (ingest.max_megapixels in params.yaml)"
+            f"limit of {max_megapixels:g} (ingest.max_megapixels in params.yaml)"
         )
 
 

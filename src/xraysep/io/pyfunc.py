@@ -17,7 +17,6 @@ Serving is for crops and previews (JSON pixels are bulky); whole panels go throu
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,8 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 from xraysep.core import device as devices
 from xraysep.core.separator import separate, stack
+from xraysep.io.serve_limits import MAX_PIXELS
 
-# per request: larger images belong in `xraysep separate`. The server parses a request's JSON
-# before the model sees it (about 1 GB of memory for 4 megapixels), so an operator may set a
-# lower limit for the server process with XRAYSEP_SERVE_MAX_PIXELS; the body's size and the
-# number of requests at work at once are bounded before parsing (``io.serve_limits``).
-MAX_PIXELS = int(os.environ.get("XRAYSEP_SERVE_MAX_PIXELS", 4_000_000))
 TILE = 512
 
 SIGNATURE = ModelSignature(

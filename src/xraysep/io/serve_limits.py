@@ -30,7 +30,11 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from xraysep.io.pyfunc import MAX_PIXELS
+# per request: larger images belong in `xraysep separate`. The server parses a request's JSON
+# before the model sees it (about 1 GB of memory for 4 megapixels), so an operator may set a
+# lower limit for the server process with XRAYSEP_SERVE_MAX_PIXELS; the body's size and the
+# number of requests at work at once are bounded before parsing (below).
+MAX_PIXELS = int(os.environ.get("XRAYSEP_SERVE_MAX_PIXELS", 4_000_000))
 
 BYTES_PER_PIXEL = 7 * 32  # front and back RGB and the X-ray; a float32 in JSON, with commas
 MAX_BYTES = int(os.environ.get("XRAYSEP_SERVE_MAX_BYTES", MAX_PIXELS * BYTES_PER_PIXEL))

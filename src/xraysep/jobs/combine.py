@@ -1,12 +1,8 @@
 """Combine: build the model that separates a panel, for any method (``core.methods``).
 
-- ``paper``: both ordering networks; the front X-ray from slot 1 of order 12, the back from
-  slot 1 of order 21 (the paper's choice, docs/methods.md, The paper's method).
-- ``consistent``: the same networks and slots, made to explain the mixture (``core.consistent``).
-- ``shared``: the trained shared colour map, as it is.
-- ``linear``: the per-pixel linear regression, fitted here; ``half``: nothing to fit.
-
-The panel-level constants a rule needs (the orderings' mean disagreement, the linear fit) are
+Loads the networks the method trained from their files and hands them, with a window of the
+panel, to the method's own combine (``Method.combine``), which returns its separator. The
+panel-level constants a method needs (the orderings' mean disagreement, the linear fit) are
 measured on a centred window of at most ``PREVIEW``² pixels: the whole panel when it is small.
 The model goes to ``models/<panel>/combine.pt`` and to MLflow in a ``combine`` run, with
 previews of its pair on that window, as a pyfunc registered as ``xraysep-<panel>`` with alias
@@ -24,10 +20,8 @@ import torch
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core.baselines import HalfModel, LinearModel
-from xraysep.core.combined import ORDERS, CombinedModel
-from xraysep.core.inference import centre_window, predict_all
-from xraysep.core.methods import SHARED, check_method
+from xraysep.core import methods
+from xraysep.core.inference import centre_window
 from xraysep.core.metrics import reconstruction
 from xraysep.core.separator import Separator, separate, stack
 from xraysep.errors import InputError
@@ -39,59 +33,29 @@ PREVIEW = 1024
 EXAMPLE = 16  # side of the input example logged with the pyfunc
 
 
-def orderings(name: str, rule: str) -> tuple[CombinedModel, dict[str, Any]]:
-    """Both trained orderings in one :class:`CombinedModel` with ``rule``."""
-    where = config.paths(name)
-    loaded = {
-        order: checkpoints.load_order(
-            where.trained_model(order), f"run `xraysep train {name} --order {order}` first"
-        )
-        for order in ORDERS
-    }
-    configs = {order: net.config for order, (net, _) in loaded.items()}
-    if configs["12"] != configs["21"]:
-        raise InputError(
-            f"{where.models_dir}: orders 12 and 21 were trained with different networks "
-            f"({configs['12'].channels} vs {configs['21'].channels}); retrain with one preset"
-        )
-    model = CombinedModel(configs["12"], rule, int(config.params()["consistent"]["smoothing"]))
-    for order, (net, _) in loaded.items():
-        model.nets[order].load_state_dict(net.state_dict())
-    return model, {"orders": {order: meta for order, (_, meta) in loaded.items()}}
-
-
-def measure_disagreement(
-    model: CombinedModel, window: np.ndarray, tile: int, device: torch.device
-) -> None:
-    """Set ``model.disagreement``: the mean differences of the orderings' estimates per side."""
-    keys = [(order, slot) for order in ORDERS for slot in (1, 2)]
-    modules = [model.slot(order, slot) for order, slot in keys]
-    estimates = predict_all(modules, window, halo=model.config.radius, tile=tile, device=device)
-    slots = dict(zip(keys, estimates, strict=True))
-    front = np.mean(slots["12", 1] - slots["21", 2], dtype=np.float64)
-    back = np.mean(slots["21", 1] - slots["12", 2], dtype=np.float64)
-    model.disagreement.copy_(torch.tensor([front, back]))
-
-
 def build(
     name: str, method: str, window: np.ndarray, tile: int, device: torch.device
 ) -> tuple[Separator, dict[str, Any]]:
     """The separator of ``method`` for panel ``name``, with its constants measured on
-    ``window`` (an (h, w, 7) stack), and what it was made from."""
-    if method in ("paper", "consistent"):
-        model, sources = orderings(name, method)
-        model.to(device)
-        measure_disagreement(model, window, tile, device)
-        return model, sources
-    if method == SHARED:
-        path = config.paths(name).trained_model(SHARED)
-        model, meta = checkpoints.load_shared(path, f"run `xraysep train {name} --method shared`")
-        return model.to(device), {"shared": meta}
-    if method == "linear":
-        model = LinearModel()
-        model.fit(window[..., 0:3], window[..., 3:6], window[..., 6])
-        return model.to(device), {}
-    return HalfModel(), {}
+    ``window`` (an (h, w, 7) stack), and what it was made from: the trained networks' meta."""
+    where = config.paths(name)
+    chosen = methods.method(method)
+    loaded = {
+        key: checkpoints.load_trained(
+            where.trained_model(key),
+            chosen.network.KIND,
+            f"run `xraysep train {name} --method {method}` first",
+        )
+        for key in chosen.trains
+    }
+    trained = {key: model for key, (model, _) in loaded.items()}
+    try:
+        model = chosen.combine(
+            trained, window, settings=config.settings(), tile=tile, device=device
+        )
+    except InputError as error:
+        raise InputError(f"{where.trained_dir}: {error}") from None
+    return model, {"trained": {key: meta for key, (_, meta) in loaded.items()}} if loaded else {}
 
 
 def combine(
@@ -113,10 +77,10 @@ def build_and_register(
     name: str, where: config.Paths, method: str | None, device: str | None, register: bool
 ) -> Path:
     """:func:`combine` without its locks."""
-    method = check_method(method or config.params()["method"])
+    method = methods.method(method or config.settings().method).name
     panel = store.open_panel(where.store, name)
-    target = devices.resolve(device or config.params()["train"]["device"])
-    tile = int(config.params()["separate"]["tile"])
+    target = devices.resolve(device or config.settings().train.device)
+    tile = config.settings().separate.tile
     window = centre_window(panel.shape, PREVIEW)
     photographs = stack(
         panel.rgb("front", *window), panel.rgb("back", *window), panel.xray(*window)

@@ -80,8 +80,8 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
     model, _ = checkpoints.load_separator(
         where.combine_model, f"run `xraysep combine {name}` first"
     )
-    target = devices.resolve(device or config.params()["train"]["device"])
-    tile = int(config.params()["separate"]["tile"])
+    target = devices.resolve(device or config.settings().train.device)
+    tile = config.settings().separate.tile
     model.to(target)
     inputs = {side: panel.rgb(side) for side in ("front", "back")}
     xray = panel.xray()

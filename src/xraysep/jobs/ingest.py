@@ -68,7 +68,7 @@ def ingest(
         raise InputError(f"{where.store}: panel {name!r} exists; pass --overwrite to replace it")
     if (truth_front is None) != (truth_back is None):
         raise InputError("ground truth needs both --truth-front and --truth-back")
-    limit = config.params().get("ingest", {}).get("max_megapixels")
+    limit = config.settings().ingest.max_megapixels
     inputs: dict[str, tuple[Path, images.Kind]] = {
         "xray": (Path(xray), "grey"),
         "front": (Path(front), "rgb"),

@@ -10,7 +10,7 @@ import time
 import mlflow
 
 from xraysep import config
-from xraysep.core.methods import check_method
+from xraysep.core import methods
 from xraysep.io import tracking
 from xraysep.io.console import err
 from xraysep.jobs.combine import combine
@@ -29,11 +29,14 @@ def pipeline(
     device: str | None = None,
     run_name: str = "pipeline",
 ) -> dict[str, dict[str, float]]:
-    """Train what ``method`` needs, combine, separate and evaluate an existing panel."""
-    method = check_method(method or config.params()["method"])
+    """Train what ``method`` needs (the baselines: nothing), combine, separate and evaluate
+    an existing panel."""
+    chosen = methods.method(method or config.settings().method)
+    method = chosen.name
     start = time.perf_counter()
     with tracking.run(name, run_name, {"xraysep.method": method}):
-        train(name, method=method, preset=preset, iterations=iterations, device=device)
+        if chosen.trains:
+            train(name, method=method, preset=preset, iterations=iterations, device=device)
         combine(name, method=method, device=device)
         separate(name, device=device)
         metrics = evaluate(name, device=device)
@@ -55,8 +58,8 @@ def demo(
     device: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Synthesise the default panel from ``params.yaml`` and run the pipeline on it."""
-    name = name or config.params()["demo"]["panel"]
-    synth(name, **config.params()["synth"], overwrite=True)
+    name = name or config.settings().demo.panel
+    synth(name, **config.settings().synth.model_dump(), overwrite=True)
     return pipeline(
         name, method=method, preset=preset, iterations=iterations, device=device, run_name="demo"
     )

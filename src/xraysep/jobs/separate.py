@@ -222,9 +222,9 @@ def separate(
     """Separate each named panel with its combined model (or ``model`` for all); returns the
     results groups' paths."""
     names = [names] if isinstance(names, str) else list(names)
-    target = devices.resolve(device or config.params()["train"]["device"])
-    settings = config.params()["separate"]
-    tile, workers, block = int(settings["tile"]), int(settings["workers"]), int(settings["block"])
+    target = devices.resolve(device or config.settings().train.device)
+    settings = config.settings().separate
+    tile, workers, block = settings.tile, settings.workers, settings.block
 
     with contextlib.ExitStack() as stack:
         jobs = [prepare_held(stack, name, model) for name in names]

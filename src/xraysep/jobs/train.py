@@ -1,5 +1,6 @@
 """Train: fit one network on one panel: an input ordering of the paper's two-branch network,
-or the shared colour map of the ``shared`` method (``jobs.recipes`` says what each needs).
+or the shared colour map of the ``shared`` method (each method's recipe, ``core.methods``,
+says what it needs).
 
 Order ``12`` feeds (front, back) photographs to slots (1, 2); order ``21`` feeds (back, front).
 The job reads the panel (into memory, or window by window from zarr when it is larger than
@@ -25,11 +26,10 @@ import torch
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core import distributed
-from xraysep.core.combined import ORDERS
+from xraysep.core import distributed, methods
 from xraysep.core.crops import CropSampler
 from xraysep.core.inference import centre_window
-from xraysep.core.methods import TRAINS, check_method
+from xraysep.core.methods.paper.combined import ORDERS
 from xraysep.core.metrics import reconstruction
 from xraysep.core.patches import PatchSampler
 from xraysep.core.training import (
@@ -47,7 +47,6 @@ from xraysep.io.atomic import atomic_file
 from xraysep.io.console import err, progress
 from xraysep.io.figures import display
 from xraysep.io.versioning import data_hash
-from xraysep.jobs.recipes import recipe
 
 CHECK_WINDOW = 2048  # final metrics and previews on at most this centred window
 
@@ -56,15 +55,18 @@ def networks(method: str | None, order: str | None) -> tuple[str, ...]:
     """Which networks to train: ``--order`` picks one ordering of the paper's network, else
     every network the method (default ``params.yaml: method``) needs."""
     if order is not None:
-        if method is not None and TRAINS[check_method(method)] != ORDERS:
+        if method is not None and methods.method(method).trains != ORDERS:
             raise InputError(f"--order {order}: method {method!r} has no orderings; drop --order")
+        if order not in ORDERS:
+            raise InputError(
+                f"order {order!r}: unknown; choose 12 (front, back) or 21 (back, front)"
+            )
         return (order,)
-    method = check_method(method or config.params()["method"])
-    if not TRAINS[method]:
-        raise InputError(
-            f"method {method!r} trains nothing; run `xraysep combine NAME --method {method}`"
-        )
-    return TRAINS[method]
+    chosen = methods.method(method or config.settings().method)
+    if not chosen.trains:
+        hint = f"xraysep combine NAME --method {chosen.name}"
+        raise InputError(f"method {chosen.name!r} trains nothing; run `{hint}`")
+    return chosen.trains
 
 
 def train(
@@ -144,26 +146,27 @@ def train_network(
     """Train network ``key`` (``12``, ``21``: an ordering of the paper's network; ``shared``:
     the shared colour map) on panel ``name``; returns the model file's path."""
     where = config.paths(name)
-    defaults = config.params()["train"]
+    defaults = config.settings().train
     panel = store.open_panel(where.store, name)
-    made = recipe(
+    made = methods.recipe(key)(
         key,
         panel,
+        settings=config.settings(),
         preset=preset,
-        seed=seed if seed is not None else int(defaults["seed"]),
+        seed=seed if seed is not None else defaults.seed,
         iterations=iterations,
-        checkpoint_every=int(defaults.get("checkpoint_every", 0)),
+        checkpoint_every=defaults.checkpoint_every,
     )
     settings, net = made.settings, made.model
-    context = distributed.start(devices.resolve(device or defaults["device"]))
-    target = distributed.device_for(context, devices.resolve(device or defaults["device"]))
-    in_memory = panel.shape[0] * panel.shape[1] <= float(defaults["in_memory_megapixels"]) * 1e6
+    context = distributed.start(devices.resolve(device or defaults.device))
+    target = distributed.device_for(context, devices.resolve(device or defaults.device))
+    in_memory = panel.shape[0] * panel.shape[1] <= defaults.in_memory_megapixels * 1e6
     read = panel_reader(panel, made.slots, in_memory)
     sampler = make_sampler(settings, read, panel.shape, settings.seed + context.rank)
     steps = settings.iterations * sampler.steps_per_iteration
 
     wrap = distributed.wrap(context, target)
-    if defaults.get("compile"):
+    if defaults.compile:
         parallel = wrap
         wrap = lambda module: torch.compile(parallel(module))  # noqa: E731
 
@@ -194,10 +197,10 @@ def train_network(
                 {
                     "order": key,
                     "preset": made.preset,
-                    "device": device or defaults["device"],
+                    "device": device or defaults.device,
                     "torch_device": str(target),
                     "ranks": context.world,
-                    "compile": bool(defaults.get("compile")),
+                    "compile": defaults.compile,
                     **made.params(),
                     "panel_shape": "x".join(map(str, panel.shape)),
                     "steps": steps,
@@ -250,7 +253,7 @@ def train_network(
             raise RuntimeError(f"ranks ended with different weights after training {name}")
 
         window = centre_window(panel.shape, CHECK_WINDOW)
-        images = made.images(panel, window, int(config.params()["separate"]["tile"]), target)
+        images = made.images(panel, window, config.settings().separate.tile, target)
         metrics = reconstruction(panel.xray(*window), *images.values())
         trained = steps - (start.step if start else 0)
         mlflow.log_metrics(

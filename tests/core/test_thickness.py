@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from xraysep.core.consistent import box_mean
-from xraysep.core.thickness import thicken
+from xraysep.core.filters import box_mean
+from xraysep.core.methods.shared.thickness import thicken
 
 
 def depth_map(rng: np.random.Generator, size: int) -> torch.Tensor:

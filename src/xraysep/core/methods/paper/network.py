@@ -16,18 +16,26 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from xraysep.settings import Preset
+
 
 @dataclass(frozen=True)
 class NetConfig:
-    """Architecture of one branch; stored beside the weights so a model file is self-describing."""
+    """Architecture of one branch; stored beside the weights so a model file is self-describing.
+    Widths and kernel come from a preset of ``params.yaml`` (or a model file) only."""
 
-    channels: tuple[int, ...] = (128, 128, 128, 256, 256, 256, 1)
-    kernel: int = 5
-    in_channels: int = 3
+    channels: tuple[int, ...]
+    kernel: int
+    in_channels: int = 3  # RGB
 
     @classmethod
-    def from_preset(cls, preset: dict) -> NetConfig:
-        return cls(channels=tuple(preset["channels"]), kernel=int(preset["kernel"]))
+    def from_preset(cls, preset: Preset) -> NetConfig:
+        return cls(channels=tuple(preset.channels), kernel=preset.kernel)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> NetConfig:
+        """The inverse of :meth:`to_dict`."""
+        return cls(channels=tuple(values["channels"]), kernel=int(values["kernel"]))
 
     @property
     def radius(self) -> int:
@@ -59,17 +67,22 @@ class TwoBranchNet(nn.Module):
     X-ray; which photograph goes to which slot is the ordering (``12`` or ``21``).
     """
 
+    KIND = "two-branch"
+
     def __init__(self, config: NetConfig) -> None:
         super().__init__()
         self.config = config
         self.branches = nn.ModuleList([Branch(config), Branch(config)])
 
+    def to_config(self) -> dict:
+        return self.config.to_dict()
+
+    @classmethod
+    def from_config(cls, config: dict) -> TwoBranchNet:
+        return cls(NetConfig.from_dict(config))
+
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.branches[0](first), self.branches[1](second)
-
-
-def parameter_count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def conv_macs_per_pixel(config: NetConfig) -> int:

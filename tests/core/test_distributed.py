@@ -9,7 +9,7 @@ import mlflow
 import torch
 
 from xraysep.core import distributed
-from xraysep.core.network import NetConfig, TwoBranchNet
+from xraysep.core.methods.paper.network import NetConfig, TwoBranchNet
 
 from conftest import strip_ansi, tool_env
 
@@ -36,6 +36,6 @@ def test_two_ranks_train_one_model(project, cli):
 def test_single_process_needs_no_process_group():
     context = distributed.start(torch.device("cpu"))
     assert not context.active and context.leader
-    net = TwoBranchNet(NetConfig(channels=(2, 1)))
+    net = TwoBranchNet(NetConfig(channels=(2, 1), kernel=5))
     assert distributed.identical(context, net)
     assert distributed.wrap(context, torch.device("cpu"))(net) is net

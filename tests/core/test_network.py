@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from xraysep import config
-from xraysep.core.network import NetConfig, TwoBranchNet, conv_macs_per_pixel, parameter_count
+from xraysep.core.methods.paper.network import NetConfig, TwoBranchNet, conv_macs_per_pixel
+from xraysep.core.training import parameter_count
 
 
 def test_paper_preset_is_the_papers_network(project):
@@ -32,7 +33,7 @@ def test_paper_preset_is_the_papers_network(project):
 
 def test_paper_protocol_values(project):
     paper = config.preset("paper")
-    assert (paper["patch"], paper["stride"], paper["iterations"]) == (64, 12, 300)
+    assert (paper.patch, paper.stride, paper.iterations) == (64, 12, 300)
 
 
 def test_fast_preset_has_the_same_structure_narrower(project):

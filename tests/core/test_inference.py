@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from xraysep.core.combined import CombinedModel
 from xraysep.core.inference import predict, run, run_all
-from xraysep.core.network import Branch, NetConfig
+from xraysep.core.methods.paper.combined import CombinedModel
+from xraysep.core.methods.paper.network import Branch, NetConfig
 from xraysep.core.separator import stack
 from xraysep.jobs.separate import outputs
 

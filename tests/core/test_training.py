@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from xraysep.core.crops import CropSampler
-from xraysep.core.network import NetConfig, TwoBranchNet
+from xraysep.core.methods.paper.network import NetConfig, TwoBranchNet
 from xraysep.core.patches import PatchSampler
 from xraysep.core.training import (
     Checkpoint,
@@ -38,7 +38,7 @@ def test_an_iteration_of_the_patch_protocol_is_a_pass():
     stack = learnable_stack()
     sampler = PatchSampler(stack_reader(stack), (48, 48), 16, 8, 4, 0)  # 25 patches
     torch.manual_seed(0)
-    losses = fit(TwoBranchNet(NetConfig(channels=(4, 1))), two_branch_loss, sampler,
+    losses = fit(TwoBranchNet(NetConfig(channels=(4, 1), kernel=5)), two_branch_loss, sampler,
                  settings(iterations=2), CPU)  # fmt: skip
     assert len(losses) == 2 * 7  # ceil(25 / 4) steps per pass
 
@@ -78,14 +78,14 @@ def test_checkpoint_resume_is_exact():
     stack = learnable_stack()
     saved: list[Checkpoint] = []
     torch.manual_seed(0)
-    whole = TwoBranchNet(NetConfig(channels=(4, 1)))
+    whole = TwoBranchNet(NetConfig(channels=(4, 1), kernel=5))
     sampler = PatchSampler(stack_reader(stack), (48, 48), 16, 8, 4, 0)
     run = settings(iterations=3, checkpoint_every=5)
     fit(whole, two_branch_loss, sampler, run, CPU, save=saved.append)
     assert [c.step for c in saved] == [5, 10, 15, 20]  # every 5 of 21 steps, not the last
 
     torch.manual_seed(1)  # different initial weights: all must come from the checkpoint
-    resumed = TwoBranchNet(NetConfig(channels=(4, 1)))
+    resumed = TwoBranchNet(NetConfig(channels=(4, 1), kernel=5))
     fresh_sampler = PatchSampler(stack_reader(stack), (48, 48), 16, 8, 4, 7)
     losses = fit(resumed, two_branch_loss, fresh_sampler, run, CPU, start=saved[1])
     assert losses[:10] == saved[1].losses and len(losses) == 21

@@ -1,4 +1,4 @@
-"""Two baselines every method must beat, as separators (``core.separator``).
+"""Two baselines every method must beat, as separators (``core.separator``) and methods.
 
 - ``half``: each side gets half of the mixed X-ray. It uses no photograph, so whatever it
   scores is what the mixture alone is worth.
@@ -9,11 +9,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Self
+
 import numpy as np
 import torch
 from torch import nn
 
+from xraysep.core.methods.base import Method
 from xraysep.core.separator import PHOTOGRAPH, XRAY, Channels
+from xraysep.settings import Settings
 
 FIT_PIXELS = 4_000_000  # least squares on at most this many pixels, evenly strided
 
@@ -23,7 +28,19 @@ class Halve(nn.Module):
         return xray / 2
 
 
-class HalfModel(nn.Module):
+class Unconfigured(nn.Module):
+    """A model whose file needs no architecture: its class and weights say it all."""
+
+    def to_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        return cls()
+
+
+class HalfModel(Unconfigured):
+    KIND = "half"
     method = "half"
     approaches = ("half",)
     halo = 0
@@ -36,7 +53,8 @@ class HalfModel(nn.Module):
         return None
 
 
-class LinearModel(nn.Module):
+class LinearModel(Unconfigured):
+    KIND = "linear"
     method = "linear"
     approaches = ("linear",)
     halo = 0
@@ -62,3 +80,44 @@ class LinearModel(nn.Module):
 
     def spread(self) -> None:
         return None
+
+
+def combine_half(
+    trained: Mapping[str, nn.Module],
+    window: np.ndarray,
+    *,
+    settings: Settings,
+    tile: int,
+    device: torch.device,
+) -> HalfModel:
+    return HalfModel()
+
+
+def combine_linear(
+    trained: Mapping[str, nn.Module],
+    window: np.ndarray,
+    *,
+    settings: Settings,
+    tile: int,
+    device: torch.device,
+) -> LinearModel:
+    """The linear map fitted to ``window`` (an (h, w, 7) stack)."""
+    model = LinearModel()
+    model.fit(window[..., 0:3], window[..., 3:6], window[..., 6])
+    return model.to(device)
+
+
+HALF = Method(
+    "half",
+    "baseline: each side gets half of the mixed X-ray (what the mixture alone is worth)",
+    trains=(),
+    combine=combine_half,
+    separator=HalfModel,
+)
+LINEAR = Method(
+    "linear",
+    "baseline: one least-squares linear map from colour to X-ray for both sides",
+    trains=(),
+    combine=combine_linear,
+    separator=LinearModel,
+)

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import strip_ansi
 
-COMMANDS = ("synth", "ingest", "train", "combine", "separate", "evaluate", "demo")
+COMMANDS = ("synth", "ingest", "train", "combine", "separate", "evaluate", "demo", "methods")
 
 
 def test_help_lists_every_command(cli):
@@ -56,3 +56,16 @@ def test_console_script_reports_user_errors_in_one_line(project):
         f"xraysep: error: {project / 'data' / 'panels' / 'missing.zarr'}: panel 'missing' not "
         "found; create it with `xraysep ingest` or `xraysep synth`"
     ]
+
+
+def test_methods_lists_the_registry_and_the_help_names_every_method(cli):
+    from xraysep.core.methods import REGISTRY
+
+    code, out, _ = cli("methods")
+    assert code == 0
+    rows = {line.split("│")[1].strip() for line in out.splitlines() if line.count("│") == 4}
+    assert rows - {"method", ""} == set(REGISTRY)
+    assert "12, 21" in out and "nothing" in out
+    _, help_text, _ = cli("train", "--help")
+    words = " ".join(help_text.replace("│", " ").split())
+    assert "|".join(REGISTRY) in words and "xraysep methods" in words

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from xraysep.core.consistent import box_mean
+from xraysep.core.filters import box_mean
 
 
 def thicken(

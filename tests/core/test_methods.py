@@ -13,9 +13,9 @@ import yaml
 import zarr
 from PIL import Image
 
-from xraysep.core.baselines import HalfModel, LinearModel
+from xraysep.core.methods.baselines import HalfModel, LinearModel
+from xraysep.core.methods.shared.model import SharedConfig, SharedModel, shared_loss
 from xraysep.core.separator import separate, stack
-from xraysep.core.shared import SharedConfig, SharedModel, shared_loss
 from xraysep.io import checkpoints, store
 
 CPU = torch.device("cpu")
@@ -29,7 +29,9 @@ def test_shared_model_is_order_invariant_by_construction():
     rng = np.random.default_rng(0)
     front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
     torch.manual_seed(0)
-    model = SharedModel(SharedConfig(palette=6, psf=1, members=2))
+    model = SharedModel(
+        SharedConfig(palette=6, psf=1, members=2, thickness=0, ridge=3.0, width=1.0)
+    )
     model.init_palettes(front, back, seed=0)
     with torch.no_grad():
         for member in model.members:
@@ -46,7 +48,9 @@ def test_bump_width_is_a_multiple_of_the_palette_spacing():
     front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
     widths = []
     for width in (1.0, 1.4):
-        model = SharedModel(SharedConfig(palette=6, psf=1, members=2, width=width))
+        model = SharedModel(
+            SharedConfig(palette=6, psf=1, members=2, thickness=0, ridge=3.0, width=width)
+        )
         model.init_palettes(front, back, seed=0)
         widths.append(torch.stack([m.absorption.width for m in model.members]))
     torch.testing.assert_close(widths[1], 1.4 * widths[0])
@@ -83,7 +87,7 @@ def orderings(project, cli):
 def test_consistent_combine_explains_the_mixture(orderings, cli):
     assert cli("combine", "p", "--method", "consistent")[0] == 0
     model, meta = checkpoints.load_separator(orderings / "models" / "p" / "combine.pt")
-    assert model.method == "consistent" and set(meta["orders"]) == {"12", "21"}
+    assert model.method == "consistent" and set(meta["trained"]) == {"12", "21"}
     panel = store.open_panel(orderings / "data" / "panels" / "p.zarr", "p")
     photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
     xray = photographs[..., 6]
@@ -153,18 +157,18 @@ def test_method_errors_are_one_line(project, cli):
             yaml.safe_dump(params | {"shared": params["shared"] | {key: value}})
         )
         code, _, err = cli("train", "p", "--method", "shared")
-        assert code != 0 and f"shared.{key} = {float(value)}: must be positive" in err
+        assert code != 0 and f"shared.{key}: input should be greater than 0 (got {value})" in err
         assert not (project / "models" / "p" / "trained" / "shared.pt").exists()
     (project / "params.yaml").write_text(
         yaml.safe_dump(params | {"shared": params["shared"] | {"refine": 1}})
     )
     code, _, err = cli("train", "p", "--method", "shared")
-    assert code != 0 and "shared.refine = 1.0: must be in [0, 1)" in err
+    assert code != 0 and "shared.refine: input should be less than 1 (got 1)" in err
     (project / "params.yaml").write_text(
         yaml.safe_dump(params | {"shared": params["shared"] | {"thickness": 0}})
     )
     code, _, err = cli("train", "p", "--method", "shared")
-    assert code != 0 and "shared.refine = 0.4: refines with the thickness fit" in err
+    assert code != 0 and "shared: refine = 0.4 refines with the thickness fit" in err
 
 
 def test_shared_loss_is_squared_error_for_small_residuals_and_bounded_for_large():
@@ -188,7 +192,9 @@ def test_refinement_loss_explains_uneven_paint_as_thickness():
     rng = np.random.default_rng(0)
     front, back = rng.random((2, 32, 32, 3), dtype=np.float32)
     torch.manual_seed(0)
-    model = SharedModel(SharedConfig(palette=6, psf=1, members=1, thickness=3))
+    model = SharedModel(
+        SharedConfig(palette=6, psf=1, members=1, thickness=3, ridge=3.0, width=1.0)
+    )
     model.init_palettes(front, back, seed=0)
     weights = model.members[0].absorption.weights  # depths of strong contrast, so that
     torch.nn.init.normal_(weights.weight, std=3.0)  # the two sides' differ within a window

@@ -1,7 +1,7 @@
 """The accelerated paths: CUDA (bf16 autocast, channels_last, torch.compile) and Apple MPS.
 
 Skipped where the device is absent (CI has none); run them on a GPU machine with
-``uv run pytest tests/test_devices.py``. The CPU path is covered by every other test.
+``uv run pytest tests/core/test_devices.py``. The CPU path is covered by every other test.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import yaml
 from xraysep.core import device as devices
 from xraysep.core.crops import CropSampler
 from xraysep.core.inference import run as run_branch
-from xraysep.core.network import Branch, NetConfig, TwoBranchNet
+from xraysep.core.methods.paper.network import Branch, NetConfig, TwoBranchNet
 from xraysep.core.separator import separate, stack
 from xraysep.core.training import TrainSettings, fit, stack_reader, two_branch_loss
 from xraysep.io import checkpoints, store
@@ -36,7 +36,7 @@ def test_cuda_uses_bf16_and_channels_last():
     assert devices.memory_format(gpu) == torch.channels_last
     batch = devices.to_device(torch.rand(2, 3, 16, 16), gpu)
     assert batch.is_contiguous(memory_format=torch.channels_last)
-    branch = Branch(NetConfig(channels=(8, 1))).to(gpu)
+    branch = Branch(NetConfig(channels=(8, 1), kernel=5)).to(gpu)
     with devices.autocast(gpu):
         assert branch(batch).dtype == torch.bfloat16
 
@@ -44,7 +44,7 @@ def test_cuda_uses_bf16_and_channels_last():
 @pytest.mark.parametrize("name", [pytest.param("cuda", marks=cuda), pytest.param("mps", marks=mps)])
 def test_accelerated_inference_matches_cpu(name):
     torch.manual_seed(0)
-    branch = Branch(NetConfig(channels=(8, 8, 1))).eval()
+    branch = Branch(NetConfig(channels=(8, 8, 1), kernel=5)).eval()
     rgb = np.random.default_rng(0).random((64, 48, 3), dtype=np.float32)
     on_cpu = run_branch(branch, rgb, torch.device("cpu"))
     on_device = run_branch(branch.to(name), rgb, torch.device(name))
@@ -98,7 +98,7 @@ def test_training_steps_hold_one_host_thread_on_accelerators(name):
     back after."""
     device, before = torch.device(name), 2  # the suite runs on one thread (conftest)
     seen, threads = [], torch.get_num_threads
-    net = TwoBranchNet(NetConfig(channels=(4, 1)))
+    net = TwoBranchNet(NetConfig(channels=(4, 1), kernel=5))
     stack = torch.rand(7, 24, 24)
     settings = TrainSettings(
         iterations=3, batch_size=1, lr=1e-3, optimizer="adam", sampling="crops",

@@ -21,7 +21,7 @@ Why it separates better than the paper's two branches (measured in ``xraysep ben
   the other side in. The Cauchy loss of :func:`shared_loss` bounds each pixel's pull.
 - *Thickness from the X-ray.* A colour map sees paint as if equally thick everywhere; the
   mixed X-ray shows where it is not. Given the X-ray, each member fits every side's local
-  thickness to the residual in optical depth (``core.thickness``): each side stays its own
+  thickness to the residual in optical depth (``thickness.py``): each side stays its own
   depth map, made locally thicker or thinner, so the pair explains more of the mixture
   without taking the other side's shapes. Without the X-ray (a served request of
   photographs alone) the sides are the colour maps' alone.
@@ -57,8 +57,9 @@ from torch.nn import functional
 
 from xraysep.core import device as devices
 from xraysep.core.inference import once
+from xraysep.core.methods.shared.thickness import thicken
 from xraysep.core.separator import BACK, FRONT, XRAY
-from xraysep.core.thickness import thicken
+from xraysep.settings import Shared
 
 ALL = slice(None)  # every channel of the stack: the pair needs both photographs and the X-ray
 PALETTE_SAMPLE = 20_000  # pixels k-means sees per member: plenty for a few dozen colours
@@ -66,25 +67,31 @@ PALETTE_SAMPLE = 20_000  # pixels k-means sees per member: plenty for a few doze
 
 @dataclass(frozen=True)
 class SharedConfig:
-    """Shape of the shared model; stored beside the weights so a model file is self-describing."""
+    """Shape of the shared model; stored beside the weights so a model file is self-describing.
+    No defaults: the values come from ``params.yaml: shared`` (or a model file) only."""
 
-    palette: int = 32  # colours (Gaussian bumps) per member
-    psf: int = 2  # radius of the point-spread kernel, in pixels
-    members: int = 3  # ensemble size: the spread between members is the uncertainty
-    thickness: int = 0  # radius of the window each side's paint thickness is fitted in; 0: off
-    ridge: float = 3.0  # how strongly the thickness fit is pulled towards even paint
-    width: float = 1.0  # bump width, in median distances between neighbouring palette colours
+    palette: int  # colours (Gaussian bumps) per member
+    psf: int  # radius of the point-spread kernel, in pixels
+    members: int  # ensemble size: the spread between members is the uncertainty
+    thickness: int  # radius of the window each side's paint thickness is fitted in; 0: off
+    ridge: float  # how strongly the thickness fit is pulled towards even paint
+    width: float  # bump width, in median distances between neighbouring palette colours
 
     @classmethod
-    def from_params(cls, section: dict) -> SharedConfig:
+    def from_settings(cls, section: Shared) -> SharedConfig:
         return cls(
-            int(section["palette"]),
-            int(section["psf"]),
-            int(section["members"]),
-            int(section["thickness"]),
-            float(section["ridge"]),
-            float(section["width"]),
+            section.palette,
+            section.psf,
+            section.members,
+            section.thickness,
+            section.ridge,
+            section.width,
         )
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SharedConfig:
+        """The inverse of :meth:`to_dict`."""
+        return cls(**values)
 
     @property
     def radius(self) -> int:
@@ -190,6 +197,7 @@ class SharedModel(nn.Module):
     uncertainty their spread.
     """
 
+    KIND = "shared"
     method = "shared"
     approaches = ("shared",)
     needs_xray = False
@@ -200,6 +208,13 @@ class SharedModel(nn.Module):
         self.members = nn.ModuleList([Member(config) for _ in range(config.members)])
         self.register_buffer("offsets", torch.zeros(config.members))
         self.passes = _Pairs(self.pairs)
+
+    def to_config(self) -> dict:
+        return self.config.to_dict()
+
+    @classmethod
+    def from_config(cls, config: dict) -> SharedModel:
+        return cls(SharedConfig.from_dict(config))
 
     @property
     def halo(self) -> int:
@@ -243,7 +258,7 @@ class SharedModel(nn.Module):
         ridge: float,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Both sides' depths with their thickness fitted to the residual of ``member``'s
-        curve (``core.thickness``), in float32: the inverse curve and the fit are too fine
+        curve (``thickness.py``), in float32: the inverse curve and the fit are too fine
         for bf16."""
         residual = torch.nan_to_num(member.mixing.depth(xray) - first - second, nan=0.0)
         return thicken(first, second, residual, self.config.thickness, ridge)

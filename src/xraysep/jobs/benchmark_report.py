@@ -14,7 +14,7 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,9 +24,7 @@ from xraysep.io import store
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import out
 from xraysep.io.figures import paper_figure, save_figure
-
-if TYPE_CHECKING:
-    from xraysep.jobs.benchmark import Suite, Task
+from xraysep.jobs.suites import Suite, Task
 
 COLUMNS = {  # metric -> header, in table order
     "front_psnr": "front PSNR",
@@ -50,12 +48,12 @@ def preset_note(preset: str) -> str:
     values = config.preset(preset)
     paper = config.preset("paper")
     notes = []
-    width = values["channels"][0] / paper["channels"][0]
+    width = values.channels[0] / paper.channels[0]
     if width != 1:
         notes.append(f"1/{round(1 / width)} width" if width < 1 else f"{width:g}× width")
-    if values.get("sampling") != "patches":
+    if values.sampling != "patches":
         notes.append("crop training")
-    elif any(values.get(k) != paper.get(k) for k in ("patch", "stride", "iterations")):
+    elif any(getattr(values, k) != getattr(paper, k) for k in ("patch", "stride", "iterations")):
         notes.append("other patch protocol")
     return ", ".join(notes)
 
@@ -294,6 +292,6 @@ def command(suite: Suite, seeds: list[int]) -> str:
         line = "uv run xraysep benchmark" + (
             "" if suite.name == "test" else f" --suite {suite.name}"
         )
-    if seeds != sorted(int(s) for s in config.params()["benchmark"]["seeds"]):
+    if seeds != sorted(int(s) for s in config.settings().benchmark.seeds):
         line += "".join(f" --seed {seed}" for seed in seeds)
     return line

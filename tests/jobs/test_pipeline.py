@@ -36,7 +36,9 @@ def test_train_logs_everything(trained):
     project = trained
     curve = list(csv.DictReader((project / "reports" / "p" / "loss" / "12.csv").open()))
     assert [int(row["step"]) for row in curve] == list(range(6))
-    net, meta = checkpoints.load_order(project / "models" / "p" / "trained" / "order-12.pt")
+    net, meta = checkpoints.load_trained(
+        project / "models" / "p" / "trained" / "order-12.pt", "two-branch"
+    )
     assert meta["order"] == "12" and meta["preset"] == "tiny" and net.config.channels[-1] == 1
 
     by_name = {r.info.run_name: r for r in runs(project)}
@@ -139,3 +141,12 @@ def test_bad_requests_are_one_line(project, cli, args, message):
     assert cli("synth", "p", "--size", "32")[0] == 0
     code, _, err = cli(*args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_pipeline_of_a_baseline_trains_nothing(project, cli):
+    assert cli("synth", "p")[0] == 0
+    code, _, err = cli("pipeline", "p", "--method", "half")
+    assert code == 0, err
+    metrics = json.loads((project / "reports" / "p" / "metrics.json").read_text())
+    assert set(metrics) == {"half"} and np.isfinite(metrics["half"]["front_psnr"])
+    assert not (project / "models" / "p" / "trained").exists()

@@ -138,24 +138,21 @@ def test_a_stress_level_outside_the_factor_range_is_refused(project, cli):
 
 
 def test_code_fingerprint_ignores_docstrings_and_other_methods(tmp_path, monkeypatch):
-    from xraysep.jobs import benchmark
+    from xraysep.jobs import suites
 
     copy = tmp_path / "xraysep"
-    shutil.copytree(benchmark._module_file("xraysep.core.shared").parents[1], copy)
-    monkeypatch.setattr(
-        benchmark, "_module_file",
-        lambda module: copy.joinpath(*module.split(".")[1:]).with_suffix(".py"),
-    )  # fmt: skip
+    shutil.copytree(suites.PACKAGE, copy)
+    monkeypatch.setattr(suites, "PACKAGE", copy)
     groups = (["shared"], ["half", "linear"], ["paper", "consistent"])
-    before = [benchmark.code_hash(group) for group in groups]
+    before = [suites.code_hash(group) for group in groups]
     assert len(set(before)) == 3
-    shared = copy / "core" / "shared.py"
+    shared = copy / "core" / "methods" / "shared" / "model.py"
     text = shared.read_text()
     shared.write_text(text.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n")
-    assert [benchmark.code_hash(group) for group in groups] == before
+    assert [suites.code_hash(group) for group in groups] == before
     shared.write_text(text + "\nSCALE = 2\n")
-    after = [benchmark.code_hash(group) for group in groups]
+    after = [suites.code_hash(group) for group in groups]
     assert after[0] != before[0] and after[1:] == before[1:]
     separator = copy / "core" / "separator.py"  # imported by every method's module
     separator.write_text(separator.read_text() + "\nSCALE = 2\n")
-    assert all(a != b for a, b in zip(after, map(benchmark.code_hash, groups), strict=True))
+    assert all(a != b for a, b in zip(after, map(suites.code_hash, groups), strict=True))

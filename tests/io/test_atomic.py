@@ -16,8 +16,8 @@ import tifffile
 import torch
 import zarr
 
-from xraysep.core.combined import CombinedModel
-from xraysep.core.network import NetConfig
+from xraysep.core.methods.paper.combined import CombinedModel
+from xraysep.core.methods.paper.network import NetConfig
 from xraysep.io import checkpoints, store
 from xraysep.io.atomic import _temporary_sibling, recover
 

@@ -22,31 +22,28 @@ zero where the runs agree.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
-from torch.nn import functional
 
+from xraysep.core.filters import box_mean
 from xraysep.core.separator import XRAY
-
-if TYPE_CHECKING:
-    from xraysep.core.combined import CombinedModel
 
 EPSILON = 1e-6  # keeps the weights defined (½) where neither run disagrees
 
 
-def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean over a (2r+1)² window, counting only pixels inside the image (exact when tiled).
+class Orderings(Protocol):
+    """What this rule reads of the model (``combined.CombinedModel``): each ordering's
+    slots, their measured mean disagreement and the smoothing radius."""
 
-    Separable: a column mean then a row mean (the window's pixels inside the image form a
-    rectangle, so the mean of means is the mean), 2(2r+1) reads a pixel instead of (2r+1)²."""
-    size = 2 * radius + 1
-    columns = functional.avg_pool2d(image, (size, 1), 1, (radius, 0), count_include_pad=False)
-    return functional.avg_pool2d(columns, (1, size), 1, (0, radius), count_include_pad=False)
+    disagreement: torch.Tensor
+    smoothing: int
+
+    def slot(self, order: str, slot: int) -> nn.Module: ...
 
 
-def disagreements(model: CombinedModel, stack: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def disagreements(model: Orderings, stack: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The paper's pair (F₁₂, B₂₁) and each side's run-to-run difference less its mean."""
     f12, b12 = (model.slot("12", slot)(stack) for slot in (1, 2))
     b21, f21 = (model.slot("21", slot)(stack) for slot in (1, 2))
@@ -54,7 +51,7 @@ def disagreements(model: CombinedModel, stack: torch.Tensor) -> tuple[torch.Tens
     return f12, b21, f12 - f21 - d_front, b21 - b12 - d_back
 
 
-def allocate(model: CombinedModel, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def allocate(model: Orderings, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The sum-consistent (front, back) pair of the stack."""
     front, back, delta_front, delta_back = disagreements(model, stack)
     d_front, d_back = model.disagreement
@@ -69,7 +66,7 @@ def allocate(model: CombinedModel, stack: torch.Tensor) -> tuple[torch.Tensor, t
 class ConsistentSide(nn.Module):
     """One side of the sum-consistent pair (``index`` 0: front, 1: back)."""
 
-    def __init__(self, model: CombinedModel, index: int) -> None:
+    def __init__(self, model: Orderings, index: int) -> None:
         super().__init__()
         self.model, self.index = model, index
 
@@ -80,7 +77,7 @@ class ConsistentSide(nn.Module):
 class OrderingSpread(nn.Module):
     """Per-pixel uncertainty: how far apart the two orderings put the split."""
 
-    def __init__(self, model: CombinedModel) -> None:
+    def __init__(self, model: Orderings) -> None:
         super().__init__()
         self.model = model
 

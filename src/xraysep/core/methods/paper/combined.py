@@ -7,7 +7,7 @@ photograph in slot 1) and the back X-ray from slot 1 of order ``21`` (which sees
 photograph there). The model keeps both ordering networks whole, so the single-ordering
 results stay available for comparison, and the two orderings' disagreement gives the
 uncertainty map. With ``rule="consistent"`` its own result is the sum-consistent pair of
-``core.consistent`` instead of the paper's.
+``consistent.py`` instead of the paper's.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xraysep.core.consistent import ConsistentSide, OrderingSpread
-from xraysep.core.network import NetConfig, TwoBranchNet
+from xraysep.core.methods.paper.consistent import ConsistentSide, OrderingSpread
+from xraysep.core.methods.paper.network import NetConfig, TwoBranchNet
 from xraysep.core.separator import PHOTOGRAPH, Channels
 
 ORDERS = ("12", "21")
@@ -43,6 +43,7 @@ class CombinedModel(nn.Module):
     two orderings' estimates of each side, measured by combine on the panel.
     """
 
+    KIND = "combined"
     needs_xray = False
 
     def __init__(self, config: NetConfig, rule: str = "paper", smoothing: int = 4) -> None:
@@ -50,6 +51,14 @@ class CombinedModel(nn.Module):
         self.config, self.rule, self.smoothing = config, rule, smoothing
         self.nets = nn.ModuleDict({order: TwoBranchNet(config) for order in ORDERS})
         self.register_buffer("disagreement", torch.zeros(2))
+
+    def to_config(self) -> dict:
+        return {**self.config.to_dict(), "rule": self.rule, "smoothing": self.smoothing}
+
+    @classmethod
+    def from_config(cls, config: dict) -> CombinedModel:
+        rule, smoothing = config.get("rule", "paper"), int(config.get("smoothing", 4))
+        return cls(NetConfig.from_dict(config), rule, smoothing)
 
     @property
     def method(self) -> str:

@@ -1,0 +1,203 @@
+"""``params.yaml`` as typed, validated settings: the one place every tunable and its default is.
+
+The file is parsed into :class:`Settings` once per content (an edit takes effect at the
+next read); a wrong type, a value out of range or an unknown key stops with one line naming the
+key (``params.yaml: shared.width: must be greater than 0 (got -1)``). Jobs read attributes
+of these objects, never the raw YAML, and the model configurations (``NetConfig``,
+``SharedConfig``) are built from them, so a default lives here or in ``params.yaml`` and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xraysep.errors import InputError
+
+Positive = Annotated[int, Field(gt=0)]
+Count = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class Section(BaseModel):
+    """A section of ``params.yaml``: frozen, and refusing keys it does not know."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def values(self) -> dict[str, Any]:
+        """The section as ``params.yaml`` gives it (the keys it sets, not the defaults):
+        what the benchmark's records fingerprint."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class Demo(Section):
+    panel: str
+
+
+class Physics(Section):
+    """How ``synth`` makes a panel (``core.physics``, ``core.factors``)."""
+
+    mixture: Literal["beer-lambert", "linear"] = "beer-lambert"
+    grain: bool = True
+    noise: Annotated[float, Field(ge=0)] = 0.01
+    factors: dict[str, float] = {}
+
+
+class Synth(Physics):
+    """The default panel."""
+
+    size: Positive
+    seed: int
+    front: str
+    back: str
+
+
+class Ingest(Section):
+    max_megapixels: PositiveFloat
+
+
+class Train(Section):
+    preset: str
+    seed: int
+    device: str
+    checkpoint_every: Count
+    in_memory_megapixels: PositiveFloat
+    compile: bool
+
+
+class Training(Section):
+    """How a network is trained (``core.training.TrainSettings``)."""
+
+    sampling: Literal["patches", "crops"] = "patches"
+    patch: Count = 0
+    stride: Count = 0
+    crop: Count = 0
+    iterations: Positive
+    batch_size: Positive
+    optimizer: Literal["adam", "sgd"]
+    lr: PositiveFloat
+    schedule: Literal["constant", "cosine"] = "constant"
+    warmup: Count = 0
+
+
+class Preset(Training):
+    """A width of the paper's network and its protocol."""
+
+    channels: list[Positive]
+    kernel: Positive
+
+
+class Shared(Training):
+    """The shared method (``core.methods.shared``)."""
+
+    palette: Positive
+    width: PositiveFloat
+    psf: Count
+    members: Positive
+    thickness: Count
+    ridge: Annotated[float, Field(ge=0)]
+    robust: PositiveFloat
+    refine: Annotated[float, Field(ge=0, lt=1)]
+    refine_ridge: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _refine_needs_thickness(self) -> Shared:
+        if self.refine and not self.thickness:
+            raise ValueError(
+                f"refine = {self.refine} refines with the thickness fit, which thickness = 0 "
+                "turns off; set refine to 0 as well"
+            )
+        return self
+
+
+class Consistent(Section):
+    smoothing: Count
+
+
+class Panel(Physics):
+    """One panel of a benchmark suite: ``synth``'s settings."""
+
+    front: str
+    back: str
+    seed: int
+
+
+class Suite(Section):
+    size: Positive | None = None
+    preset: str | None = None
+    panels: dict[str, Panel] = Field(min_length=1)
+
+
+class Stress(Section):
+    size: Positive | None = None
+    preset: str | None = None
+    panel: Panel
+    levels: dict[str, list[float]]
+
+
+class Benchmark(Section):
+    size: Positive
+    seeds: list[int] = Field(min_length=1)
+    preset: str
+    methods: list[str] = Field(min_length=1)
+    jobs: Positive = 1
+    suites: dict[str, Suite]
+    stress: Stress
+
+
+class Separate(Section):
+    tile: Positive
+    workers: Positive
+    block: Positive
+
+
+class Settings(Section):
+    """The whole of ``params.yaml``."""
+
+    method: str
+    demo: Demo
+    synth: Synth
+    ingest: Ingest
+    train: Train
+    presets: dict[str, Preset]
+    shared: Shared
+    consistent: Consistent
+    benchmark: Benchmark
+    separate: Separate
+
+    def preset(self, name: str) -> Preset:
+        """The training preset ``name``, or a one-line error listing them."""
+        if name not in self.presets:
+            known = ", ".join(self.presets)
+            raise InputError(f"preset {name!r}: unknown; params.yaml defines {known}")
+        return self.presets[name]
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One validation error as ``key: what is wrong (got value)``."""
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key"
+    if error["type"] == "missing":
+        return f"{where}: missing"
+    if error["type"] == "value_error":  # a check across keys: its message says it all
+        return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+    message = error["msg"][0].lower() + error["msg"][1:]
+    return f"{where}: {message} (got {error['input']!r})"
+
+
+@functools.lru_cache(maxsize=4)
+def parse(text: str, name: str = "params.yaml") -> Settings:
+    """The settings in ``text``, the content of the file ``name``; parsed once per content."""
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise InputError(f"{name}: not valid YAML ({str(error).splitlines()[0]})") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        raise InputError(f"{name}: {_problem(error.errors()[0])}") from None
