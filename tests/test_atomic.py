@@ -43,8 +43,9 @@ def scan(folder: Path, size: int) -> list[str]:
 
 
 def arrays(group_path: Path) -> dict[str, np.ndarray]:
+    """Each result's full resolution (level 0 of its image) in a results group."""
     group = zarr.open_group(group_path, mode="r")
-    return {name: array[:] for name, array in group.arrays()}
+    return {name: group[f"{name}/0"][:] for name in group.attrs["outputs"]}
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -19,8 +19,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from xraysep import config
+from xraysep.core.pyramid import level_sizes
 from xraysep.errors import InputError, reason
-from xraysep.io import contents, images, integrity
+from xraysep.io import contents, images, integrity, pyramid
 from xraysep.io.atomic import recover
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
@@ -60,7 +61,8 @@ def chunk_problems(store: Path, key: str, array: zarr.Array, spec: contents.Spec
             damaged.append(integrity.describe(store, key, array, index, why))
             continue
         try:
-            contents.check_values(store, key, values, spec, integrity.pixels(window, array.shape))
+            where = integrity.pixels(window, array.shape, integrity.spatial_axes(array))
+            contents.check_values(store, key, values, spec, where)
         except InputError as error:
             outside.append(str(error))
     if damaged:
@@ -68,6 +70,27 @@ def chunk_problems(store: Path, key: str, array: zarr.Array, spec: contents.Spec
     if outside:
         problems.append(f"{len(outside)} of {total} chunks out of range; first: {outside[0]}")
     return problems
+
+
+def checked_row(
+    store: Path, key: str, arrays: dict[str, zarr.Array], spec: contents.Spec, label: str
+) -> Row:
+    """The row of ``key``, whose ``arrays`` (one, or an image's levels) have the right shapes
+    and types: every chunk of every array read; ``label`` tells what it is (``2 levels``)."""
+    problems = [
+        p for name, array in arrays.items() for p in chunk_problems(store, name, array, spec)
+    ]
+    chunks = sum(1 for array in arrays.values() for _ in integrity.chunks_in(array, ()))
+    first = next(iter(arrays.values()))
+    values = "RGB" if spec.channels else f"values {spec.bounds}"
+    plural = "" if chunks == 1 else "s"
+    summary = f"{'×'.join(map(str, first.shape))} {first.dtype}, {label}{chunks} chunk{plural}"
+    if problems:
+        return Row(shown(store), key, FAIL, "; ".join(problems))
+    if not all(integrity.has_checksums(array) for array in arrays.values()):
+        detail = f"{summary}, {values}; no checksums: damage undetectable, make it again"
+        return Row(shown(store), key, WARN, detail)
+    return Row(shown(store), key, OK, f"{summary}, checksums match, {values}")
 
 
 def array_rows(
@@ -79,24 +102,58 @@ def array_rows(
         if key not in group:
             rows.append(Row(shown(store), key, FAIL, "missing; the next stage needs it"))
             continue
-        array = group[key]
         try:
-            contents.check_array(store, key, array, spec, size)
+            contents.check_array(store, key, group[key], spec, size)
         except InputError as error:
             rows.append(Row(shown(store), key, FAIL, str(error)))
             continue
-        problems = chunk_problems(store, key, array, spec)
-        chunks = sum(1 for _ in integrity.chunks_in(array, ()))
-        values = "RGB" if spec.channels else f"values {spec.bounds}"
-        plural = "" if chunks == 1 else "s"
-        summary = f"{'×'.join(map(str, array.shape))} {array.dtype}, {chunks} chunk{plural}"
-        if problems:
-            rows.append(Row(shown(store), key, FAIL, "; ".join(problems)))
-        elif not integrity.has_checksums(array):
-            detail = f"{summary}, {values}; no checksums: damage undetectable, make it again"
-            rows.append(Row(shown(store), key, WARN, detail))
-        else:
-            rows.append(Row(shown(store), key, OK, f"{summary}, checksums match, {values}"))
+        rows.append(checked_row(store, key, {key: group[key]}, spec, ""))
+    return rows
+
+
+def image_levels(
+    store: Path, group: zarr.Group, key: str, spec: contents.Spec, size: tuple[int, int]
+) -> dict[str, zarr.Array]:
+    """The levels of the OME-Zarr image ``key`` (``front_xray/0``: array), after checking
+    that its metadata lists the levels an image of (H, W) ``size`` has, each at its scale,
+    shape and type; anything else raises one :class:`InputError` line."""
+    if key not in group:
+        raise InputError("missing; run `xraysep separate` again to write it")
+    if isinstance(group[key], zarr.Array):
+        raise InputError("an array, not an image (written before pyramids); run separate again")
+    try:
+        arrays = pyramid.levels(group, key)
+        scales = [
+            dataset["coordinateTransformations"][0]["scale"][-2:]
+            for dataset in group[key].attrs["ome"]["multiscales"][0]["datasets"]
+        ]
+    except (KeyError, IndexError, TypeError) as error:
+        raise InputError(f"no readable OME-Zarr multiscales metadata ({error!r})") from error
+    sizes = level_sizes(size)
+    if len(arrays) != len(sizes):
+        raise InputError(
+            f"{len(arrays)} levels listed; a {size[0]}×{size[1]} image has {len(sizes)}"
+        )
+    for level, (array, scale, level_size) in enumerate(zip(arrays, scales, sizes, strict=True)):
+        if scale != [2.0**level] * 2:
+            raise InputError(f"level {level} has scale {scale}; expected {[2.0**level] * 2}")
+        contents.check_array(store, f"{key}/{level}", array, spec, level_size, channels_first=True)
+    return {f"{key}/{level}": array for level, array in enumerate(arrays)}
+
+
+def image_rows(
+    store: Path, group: zarr.Group, specs: dict[str, contents.Spec], size: tuple[int, int]
+) -> list[Row]:
+    """One row per OME-Zarr image in ``specs``: its levels' metadata, shapes and types, then
+    every chunk of every level."""
+    rows = []
+    for key, spec in specs.items():
+        try:
+            arrays = image_levels(store, group, key, spec, size)
+        except InputError as error:
+            rows.append(Row(shown(store), key, FAIL, str(error)))
+            continue
+        rows.append(checked_row(store, key, arrays, spec, f"{len(arrays)} levels, "))
     return rows
 
 
@@ -154,13 +211,15 @@ def results_rows(path: Path, size: tuple[int, int] | None) -> list[Row]:
             continue
         outputs = group.attrs.get("outputs", contents.REQUIRED_RESULTS)
         specs = {key: contents.RESULTS[key] for key in outputs}
-        rows.extend(array_rows(version, group, specs, size or own_size(group, outputs)))
+        specs |= contents.INPUTS
+        rows.extend(image_rows(version, group, specs, size or own_size(group, outputs)))
     return rows
 
 
 def own_size(group: zarr.Group, keys: list[str]) -> tuple[int, int]:
-    """(H, W) of the first of ``keys`` present in ``group``, for results without a panel."""
-    present = [group[key].shape[:2] for key in keys if key in group]
+    """(H, W) of the first of the images ``keys`` present in ``group`` (its level 0), for
+    results without a panel."""
+    present = [group[f"{key}/0"].shape[-2:] for key in keys if f"{key}/0" in group]
     return tuple(present[0]) if present else (0, 0)
 
 
