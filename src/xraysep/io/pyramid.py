@@ -13,13 +13,15 @@ bounded by that window, whatever the image's size.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 
 from xraysep.core.pyramid import halve, level_sizes
-from xraysep.io import store
+from xraysep.errors import InputError
+from xraysep.io import contents, store
 
 NGFF = "0.5"
 LEVEL_SHARD = 2048  # a level's shard, made from a 4096² window of the level above
@@ -111,3 +113,41 @@ def levels(group: zarr.Group, name: str) -> list[zarr.Array]:
     OME-Zarr metadata lists them."""
     multiscale = group[name].attrs["ome"]["multiscales"][0]
     return [group[f"{name}/{dataset['path']}"] for dataset in multiscale["datasets"]]
+
+
+def open_image(
+    store_path: Path,
+    group: zarr.Group,
+    key: str,
+    spec: contents.Spec,
+    size: tuple[int, int] | None = None,
+) -> dict[str, zarr.Array]:
+    """The levels of the OME-Zarr image ``key`` in the results ``group`` at ``store_path``, by
+    path (``front_xray/0``: array), after checking that its metadata lists the levels that an
+    image of (H, W) ``size`` (default: its level 0's) has, each at its scale, shape and type;
+    anything else raises one :class:`InputError` line naming the store and the image."""
+    where = f"{store_path}: image {key!r}"
+    if key not in group:
+        raise InputError(f"{where} is missing; run `xraysep separate` again to write it")
+    if isinstance(group[key], zarr.Array):
+        raise InputError(f"{where} is an array written before pyramids; run separate again")
+    try:
+        arrays = levels(group, key)
+        datasets = group[key].attrs["ome"]["multiscales"][0]["datasets"]
+        scales = [dataset["coordinateTransformations"][0]["scale"][-2:] for dataset in datasets]
+    except (KeyError, IndexError, TypeError) as error:
+        raise InputError(f"{where} has no readable OME-Zarr metadata ({error!r})") from error
+    sizes = level_sizes(size or tuple(arrays[0].shape[-2:]))
+    if len(arrays) != len(sizes):
+        raise InputError(
+            f"{where} lists {len(arrays)} levels; a {sizes[0][0]}×{sizes[0][1]} image has "
+            f"{len(sizes)}"
+        )
+    for level, (array, scale, level_size) in enumerate(zip(arrays, scales, sizes, strict=True)):
+        if scale != [2.0**level] * 2:
+            raise InputError(
+                f"{where}: level {level} has scale {scale}; expected {[2.0**level] * 2}"
+            )
+        path = f"{key}/{level}"
+        contents.check_array(store_path, path, array, spec, level_size, channels_first=True)
+    return {f"{key}/{level}": array for level, array in enumerate(arrays)}

@@ -130,7 +130,7 @@ class Checked:
     def __getitem__(self, window: slice | tuple[slice, ...]) -> np.ndarray:
         window = window if isinstance(window, tuple) else (window,)
         values = integrity.read(self.array, self.store, self.key, window)
-        where = integrity.pixels(window, self.array.shape)
+        where = integrity.pixels(window, self.array.shape, integrity.spatial_axes(self.array))
         contents.check_values(self.store, self.key, values, self.spec, where)
         return values
 

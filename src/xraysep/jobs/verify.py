@@ -19,7 +19,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from xraysep import config
-from xraysep.core.pyramid import level_sizes
 from xraysep.errors import InputError, reason
 from xraysep.io import contents, images, integrity, pyramid
 from xraysep.io.atomic import recover
@@ -111,36 +110,6 @@ def array_rows(
     return rows
 
 
-def image_levels(
-    store: Path, group: zarr.Group, key: str, spec: contents.Spec, size: tuple[int, int]
-) -> dict[str, zarr.Array]:
-    """The levels of the OME-Zarr image ``key`` (``front_xray/0``: array), after checking
-    that its metadata lists the levels an image of (H, W) ``size`` has, each at its scale,
-    shape and type; anything else raises one :class:`InputError` line."""
-    if key not in group:
-        raise InputError("missing; run `xraysep separate` again to write it")
-    if isinstance(group[key], zarr.Array):
-        raise InputError("an array, not an image (written before pyramids); run separate again")
-    try:
-        arrays = pyramid.levels(group, key)
-        scales = [
-            dataset["coordinateTransformations"][0]["scale"][-2:]
-            for dataset in group[key].attrs["ome"]["multiscales"][0]["datasets"]
-        ]
-    except (KeyError, IndexError, TypeError) as error:
-        raise InputError(f"no readable OME-Zarr multiscales metadata ({error!r})") from error
-    sizes = level_sizes(size)
-    if len(arrays) != len(sizes):
-        raise InputError(
-            f"{len(arrays)} levels listed; a {size[0]}×{size[1]} image has {len(sizes)}"
-        )
-    for level, (array, scale, level_size) in enumerate(zip(arrays, scales, sizes, strict=True)):
-        if scale != [2.0**level] * 2:
-            raise InputError(f"level {level} has scale {scale}; expected {[2.0**level] * 2}")
-        contents.check_array(store, f"{key}/{level}", array, spec, level_size, channels_first=True)
-    return {f"{key}/{level}": array for level, array in enumerate(arrays)}
-
-
 def image_rows(
     store: Path, group: zarr.Group, specs: dict[str, contents.Spec], size: tuple[int, int]
 ) -> list[Row]:
@@ -149,7 +118,7 @@ def image_rows(
     rows = []
     for key, spec in specs.items():
         try:
-            arrays = image_levels(store, group, key, spec, size)
+            arrays = pyramid.open_image(store, group, key, spec, size)
         except InputError as error:
             rows.append(Row(shown(store), key, FAIL, str(error)))
             continue
