@@ -2,7 +2,9 @@
 
 For each panel, the panel store ``data/panels/<name>.zarr`` and every results group of
 ``data/separated/<name>.zarr``: the arrays the next stage needs are there with their shapes
-and types (``io.contents``), every shard file is on disk, every chunk's checksum matches and
+and types (``io.contents``), each result and input image of a results group is an OME-Zarr
+image with the levels and scales its size calls for (``io.pyramid``), one row per image,
+every shard file of every array and level is on disk, every chunk's checksum matches and
 its values are finite and within the documented range, and the source files recorded at
 ingest, where they still exist, have the SHA-256 recorded then. Each check is one row;
 a row fails (``FAIL``), warns (``warn``: a store without checksums) or is skipped (``skip``:
