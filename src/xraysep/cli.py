@@ -287,6 +287,26 @@ def benchmark(
 
 
 @app.command()
+def export(
+    name: Panel,
+    format_: Annotated[
+        str, typer.Option("--format", help="ome-tiff: one tiled, pyramidal OME-TIFF per image.")
+    ] = "ome-tiff",
+    out: Annotated[
+        Path | None, typer.Option(help="Folder of the files. [default: reports/NAME/ome-tiff]")
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(help="Results to export (combine-…). [default: models/NAME/combine.pt's]"),
+    ] = None,
+) -> None:
+    """Export the separated results and the panel's inputs for imaging tools (OME-TIFF)."""
+    from xraysep.jobs.export import export as run
+
+    run(name, format_, out=out, version=version)
+
+
+@app.command()
 def verify(
     names: Annotated[
         list[str] | None,

@@ -117,9 +117,9 @@ def test_shared_method_end_to_end_writes_an_uncertainty_map(project, cli):
     results = zarr.open_group(group, mode="r")
     assert results.attrs["method"] == "shared"
     front, back = pair(model, photographs)
-    np.testing.assert_allclose(results["front_xray"][:], front, atol=1e-5)  # dask = whole image
-    np.testing.assert_allclose(results["back_xray"][:], back, atol=1e-5)
-    spread = results["uncertainty"][:]
+    np.testing.assert_allclose(results["front_xray/0"][:], front, atol=1e-5)  # dask = whole image
+    np.testing.assert_allclose(results["back_xray/0"][:], back, atol=1e-5)
+    spread = results["uncertainty/0"][:]
     assert spread.shape == (48, 48) and spread.min() >= 0 and spread.max() > 0
     heat = np.asarray(Image.open(project / "reports" / "p" / "separated" / "uncertainty.png"))
     assert heat.shape == (48, 48, 3) and heat.dtype == np.uint8

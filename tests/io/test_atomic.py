@@ -20,6 +20,7 @@ from xraysep.core.methods.paper.combined import CombinedModel
 from xraysep.core.methods.paper.network import NetConfig
 from xraysep.io import checkpoints, store
 from xraysep.io.atomic import _temporary_sibling, recover
+from xraysep.settings import Preset
 
 from conftest import TINY_PRESET, snapshot, tool_env
 
@@ -43,8 +44,12 @@ def scan(folder: Path, size: int) -> list[str]:
 
 
 def arrays(group_path: Path) -> dict[str, np.ndarray]:
+    """Every array of a panel store, or each result's full resolution (level 0 of its
+    image) in a results group."""
     group = zarr.open_group(group_path, mode="r")
-    return {name: array[:] for name, array in group.arrays()}
+    if "outputs" not in group.attrs:
+        return {name: array[:] for name, array in group.arrays()}
+    return {name: group[f"{name}/0"][:] for name in group.attrs["outputs"]}
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -96,7 +101,7 @@ def test_kill_during_ingest_leaves_the_previous_store(project, cli):
 def test_kill_during_separate_leaves_the_previous_results(project, cli):
     assert cli("synth", "p", "--size", "48")[0] == 0
     torch.manual_seed(0)  # the network's weights do not matter here, only its outputs' files
-    model = CombinedModel(NetConfig.from_preset(TINY_PRESET))
+    model = CombinedModel(NetConfig.from_preset(Preset.model_validate(TINY_PRESET)))
     checkpoints.save(project / "models" / "p" / "combine.pt", model, {"panel": "p"})
     assert cli("separate", "p")[0] == 0
     results = project / "data" / "separated" / "p.zarr"

@@ -31,7 +31,7 @@ def test_champion_predicts_what_separate_wrote(served):
     assert set(result) == {"front_xray", "back_xray"}
     for key, value in result.items():
         assert value.shape == (40, 40) and value.dtype == np.float32
-        np.testing.assert_allclose(value, group[key][:], atol=1e-5)
+        np.testing.assert_allclose(value, group[f"{key}/0"][:], atol=1e-5)
 
 
 def test_registry_versions_and_alias(served):

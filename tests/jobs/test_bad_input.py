@@ -193,6 +193,16 @@ CLI_ROWS = [
         "{root}/data/panels/nopanel.zarr: panel 'nopanel' not found; create it with "
         "`xraysep ingest` or `xraysep synth`",
     ),
+    (
+        "export a missing panel",
+        ["export", "nopanel"],
+        "{root}/data/panels/nopanel.zarr: panel 'nopanel' not found",
+    ),
+    (
+        "export to an unknown format",
+        ["export", "p", "--format", "png"],
+        "--format png: unknown; use ome-tiff",
+    ),
 ]
 
 

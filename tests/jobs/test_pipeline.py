@@ -91,8 +91,8 @@ def test_combine_separate_evaluate(trained, cli):
     cpu = torch.device("cpu")
     expected_front = run_branch(model.branch("12", 1), panel.rgb("front"), cpu)
     expected_back = run_branch(model.branch("21", 1), panel.rgb("back"), cpu)
-    np.testing.assert_allclose(group["front_xray"][:], expected_front, atol=1e-5)
-    np.testing.assert_allclose(group["back_xray"][:], expected_back, atol=1e-5)
+    np.testing.assert_allclose(group["front_xray/0"][:], expected_front, atol=1e-5)
+    np.testing.assert_allclose(group["back_xray/0"][:], expected_back, atol=1e-5)
 
     reports = project / "reports" / "p"
     tiff = tifffile.imread(reports / "separated" / "front_xray.tif")

@@ -45,9 +45,9 @@ def whole_image(project, name):
 def check(project, results):
     for name, path in zip(("a", "b"), results, strict=True):
         group = zarr.open_group(path, mode="r")
-        assert group["front_xray"].shards == (32, 32)
+        assert group["front_xray/0"].shards == (32, 32)
         for key, expected in whole_image(project, name).items():
-            np.testing.assert_allclose(group[key][:], expected, atol=1e-5, rtol=0)
+            np.testing.assert_allclose(group[f"{key}/0"][:], expected, atol=1e-5, rtol=0)
 
 
 def test_threaded_separation_of_two_panels_equals_whole_image(panels, cli):

@@ -48,6 +48,8 @@ RESULTS = {
     "uncertainty": Spec(None, ("float32",), 0.0, None),
 }
 REQUIRED_RESULTS = ("front_xray", "back_xray")
+# the panel's arrays, copied beside each result as OME-Zarr images so viewers show them aligned
+INPUTS = {f"inputs/{key}": spec for key, spec in PANEL.items()}
 
 
 def panel_spec(key: str) -> Spec:
@@ -60,9 +62,19 @@ def panel_spec(key: str) -> Spec:
     raise KeyError(key)
 
 
-def check_array(store: Path, key: str, array: zarr.Array, spec: Spec, size: tuple[int, int]):
-    """Refuse an array whose shape or type is not ``spec``'s at ``size`` (H, W)."""
-    expected = size if spec.channels is None else (*size, spec.channels)
+def check_array(
+    store: Path,
+    key: str,
+    array: zarr.Array,
+    spec: Spec,
+    size: tuple[int, int],
+    *,
+    channels_first: bool = False,
+):
+    """Refuse an array whose shape or type is not ``spec``'s at ``size`` (H, W): (H, W, C),
+    or (C, H, W) with ``channels_first`` (an OME-Zarr level)."""
+    channels = () if spec.channels is None else (spec.channels,)
+    expected = (*channels, *size) if channels_first else (*size, *channels)
     if tuple(array.shape) != expected:
         raise InputError(
             f"{store}: array {key!r} has shape {tuple(array.shape)}; expected {expected}"

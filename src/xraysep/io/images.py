@@ -212,3 +212,48 @@ def write_tiff_tiles(path: Path, array, tile: int = 512) -> None:
             photometric="minisblack",
             compression="zlib",
         )
+
+
+def _level_tiles(level, tile: int) -> Iterator[np.ndarray]:
+    """A (H, W) or (C, H, W) level as (tile, tile[, C]) tiles in row-major order, edge tiles
+    padded with zeros; one band of ``tile`` rows is read at a time."""
+    height, width = level.shape[-2:]
+    for y in range(0, height, tile):
+        band = level[..., y : y + tile, :]
+        band = np.moveaxis(band, 0, -1) if band.ndim == 3 else band
+        for x in range(0, width, tile):
+            block = np.zeros((tile, tile, *band.shape[2:]), dtype=band.dtype)
+            part = band[:, x : x + tile]
+            block[: part.shape[0], : part.shape[1]] = part
+            yield block
+
+
+def write_ome_tiff(path: Path, levels: list, name: str, tile: int = 512) -> None:
+    """Write an image's levels (array-likes, full resolution first, (H, W) or RGB (3, H, W))
+    as one tiled, pyramidal OME-TIFF at ``path``, atomically: level 0 in the main image, the
+    others as its SubIFDs, the tools conservators use read the level they show. Values are
+    written as stored (float32 results, RGB at their depth); memory is bounded by one band
+    of tiles of the full resolution."""
+    first = levels[0]
+    rgb = len(first.shape) == 3
+    nbytes = sum(math.prod(level.shape) for level in levels) * np.dtype(first.dtype).itemsize
+    options = {
+        "dtype": first.dtype,
+        "tile": (tile, tile),
+        "photometric": "rgb" if rgb else "minisblack",
+        "planarconfig": "contig" if rgb else None,
+        "compression": "zlib",
+    }
+    with (
+        atomic_file(path) as temporary,
+        tifffile.TiffWriter(temporary, bigtiff=nbytes > 2**31, ome=True) as tiff,
+    ):
+        for index, level in enumerate(levels):
+            shape = (*level.shape[-2:], *level.shape[:-2])
+            axes = {"axes": "YXS" if rgb else "YX", "Name": name}
+            place = (
+                {"subifds": len(levels) - 1, "metadata": axes}
+                if index == 0
+                else {"subfiletype": 1, "metadata": None}
+            )
+            tiff.write(_level_tiles(level, tile), shape=shape, **options, **place)

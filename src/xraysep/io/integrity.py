@@ -59,9 +59,17 @@ def _normalise(window: Window, shape: tuple[int, ...]) -> tuple[range, ...]:
     )
 
 
-def pixels(window: Window, shape: tuple[int, ...]) -> str:
-    """``rows 0-511, columns 512-1023``: the (H, W) part of ``window`` in words."""
-    rows, cols = _normalise(window, shape)[:2]
+def spatial_axes(array: zarr.Array) -> tuple[int, int]:
+    """Where the rows and the columns are: the axes named ``y`` and ``x`` (``c, y, x`` in an
+    OME-Zarr level), else the first two."""
+    names = tuple(array.metadata.dimension_names or ())
+    return (names.index("y"), names.index("x")) if {"y", "x"} <= set(names) else (0, 1)
+
+
+def pixels(window: Window, shape: tuple[int, ...], axes: tuple[int, int] = (0, 1)) -> str:
+    """``rows 0-511, columns 512-1023``: the rows and columns (``axes``) of ``window`` in words."""
+    spans = _normalise(window, shape)
+    rows, cols = spans[axes[0]], spans[axes[1]]
     return f"rows {rows.start}-{rows.stop - 1}, columns {cols.start}-{cols.stop - 1}"
 
 
@@ -87,10 +95,12 @@ def shard_file(array: zarr.Array, index: tuple[int, ...]) -> str:
 
 def describe(store: Path, key: str, array: zarr.Array, index: tuple[int, ...], why: str) -> str:
     """One line naming the store, the array, the chunk (index, pixels, file) and the damage."""
-    own = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index[:2], array.chunks[:2], strict=True))
+    axes = spatial_axes(array)
+    own = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, array.chunks, strict=True))
     return (
-        f"{store}: array {key!r}, chunk {index[:2]} ({pixels(own, array.shape)}, "
-        f"file {key}/{shard_file(array, index)}) is damaged ({why}); {ADVICE}"
+        f"{store}: array {key!r}, chunk {tuple(index[a] for a in axes)} "
+        f"({pixels(own, array.shape, axes)}, file {key}/{shard_file(array, index)}) is "
+        f"damaged ({why}); {ADVICE}"
     )
 
 

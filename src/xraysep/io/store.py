@@ -34,20 +34,34 @@ CHUNK = 512
 SHARD = 4096
 
 
-def _layout(shape: tuple[int, ...], shard: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Inner chunks and shards for an (H, W[, C]) array; shards are whole numbers of chunks."""
+def _layout(
+    shape: tuple[int, ...], shard: int, channels_first: bool
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Inner chunks and shards for an (H, W[, C]) or (C, H, W) array; shards are whole numbers
+    of chunks, and a chunk holds every channel of its pixels."""
     chunk = min(CHUNK, shard)
-    chunks = tuple(chunk for _ in shape[:2]) + tuple(shape[2:])
-    shards = tuple(min(shard, math.ceil(n / chunk) * chunk) for n in shape[:2]) + tuple(shape[2:])
-    return chunks, shards
+    spatial, channels = (shape[-2:], shape[:-2]) if channels_first else (shape[:2], shape[2:])
+    chunks = tuple(chunk for _ in spatial)
+    shards = tuple(min(shard, math.ceil(n / chunk) * chunk) for n in spatial)
+    if channels_first:
+        return (*channels, *chunks), (*channels, *shards)
+    return (*chunks, *channels), (*shards, *channels)
 
 
 def create_image_array(
-    group: zarr.Group, name: str, shape: tuple[int, ...], dtype: Any, shard: int = SHARD
+    group: zarr.Group,
+    name: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    shard: int = SHARD,
+    *,
+    channels_first: bool = False,
 ):
     """An empty sharded image array in ``group``, each chunk zstd-compressed and
-    checksummed, every chunk stored (``io.integrity``)."""
-    chunks, shards = _layout(shape, shard)
+    checksummed, every chunk stored (``io.integrity``); dimensions ``y, x[, c]``, or
+    ``c, y, x`` with ``channels_first`` (the order OME-Zarr requires)."""
+    chunks, shards = _layout(shape, shard, channels_first)
+    names = ("c", "y", "x")[3 - len(shape) :] if channels_first else ("y", "x", "c")[: len(shape)]
     return group.create_array(
         name,
         shape=shape,
@@ -55,7 +69,7 @@ def create_image_array(
         chunks=chunks,
         shards=shards,
         compressors=integrity.COMPRESSORS,
-        dimension_names=("y", "x", "c")[: len(shape)],
+        dimension_names=names,
         fill_value=0,
         config=integrity.WRITE_CONFIG,
     )
@@ -116,7 +130,7 @@ class Checked:
     def __getitem__(self, window: slice | tuple[slice, ...]) -> np.ndarray:
         window = window if isinstance(window, tuple) else (window,)
         values = integrity.read(self.array, self.store, self.key, window)
-        where = integrity.pixels(window, self.array.shape)
+        where = integrity.pixels(window, self.array.shape, integrity.spatial_axes(self.array))
         contents.check_values(self.store, self.key, values, self.spec, where)
         return values
 

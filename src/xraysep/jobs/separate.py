@@ -5,10 +5,13 @@ over the panel store in blocks of ``separate.block`` pixels; ``core.inference.ma
 runs all of the model's outputs on every block with its halo, in one task per block, so the
 result equals whole-image inference while memory stays bounded by the blocks in flight.
 Results are stored block by block into ``data/separated/<panel>.zarr/<model-version>/``:
-arrays ``front_xray``, ``back_xray`` and, for methods with more than one estimate of the
-split, ``uncertainty`` (per pixel, how far apart those estimates are: where not to trust the
-result). The shards are the blocks, so no shard is rewritten or written by two threads at
-once; the version group is built under a temporary name and renamed into place. On local
+OME-Zarr images (``io.pyramid``) ``front_xray``, ``back_xray`` and, for methods with more
+than one estimate of the split, ``uncertainty`` (per pixel, how far apart those estimates
+are: where not to trust the result), each level ``0`` the full resolution. The shards are the
+blocks, so no shard is rewritten or written by two threads at once. Then the smaller levels
+are made from level 0, and the panel's inputs are copied beside the results as images
+``inputs/front``, ``inputs/back``, ``inputs/xray``, so that a viewer opens everything at any
+zoom; the version group is built under a temporary name and renamed into place. On local
 threads the blocks are computed a batch of ``separate.workers`` neighbours at a time, so
 memory stays flat whatever the panel's size; on a ``dask.distributed`` cluster given its
 address, all blocks of all panels go in one computation. People get 16-bit TIFFs and PNG
@@ -37,7 +40,7 @@ from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.inference import map_modules
 from xraysep.errors import InputError
-from xraysep.io import checkpoints, images, locks, store, tracking
+from xraysep.io import checkpoints, contents, images, locks, pyramid, store, tracking
 from xraysep.io.atomic import atomic_dir
 from xraysep.io.console import err, progress
 from xraysep.io.figures import display, heat
@@ -212,6 +215,17 @@ def prepare_held(stack: contextlib.ExitStack, name: str, model: Path | None) -> 
     return job
 
 
+def write_pyramids(job: Job, group: zarr.Group, levels: list[list[zarr.Array]]) -> None:
+    """The levels below full resolution of each result, and the panel's front, back and
+    X-ray as images under ``inputs/``, so a viewer shows them all aligned at any zoom."""
+    began = time.perf_counter()
+    for image in levels:
+        pyramid.fill_levels(image)
+    for key in contents.INPUTS:
+        pyramid.write_image(group, key, job.panel.array(key.removeprefix("inputs/")))
+    err.print(f"{job.name}: pyramids in {time.perf_counter() - began:.1f} s")
+
+
 def separate(
     names: str | list[str],
     *,
@@ -228,7 +242,7 @@ def separate(
 
     with contextlib.ExitStack() as stack:
         jobs = [prepare_held(stack, name, model) for name in names]
-        batches, groups = [], {}
+        batches, groups, made = [], {}, {}
         for job in jobs:
             ensure_results_store(job.where.separated_store)
             temporary = stack.enter_context(atomic_dir(job.where.separated_store / job.version))
@@ -254,14 +268,20 @@ def separate(
                 tile=tile,
                 device=target,
             )
-            targets = [
-                store.create_image_array(group, output, job.panel.shape, np.float32, shard=block)
-                for output in job.outputs
-            ]
+            made[job.name] = (
+                group,
+                [
+                    pyramid.create_image(group, output, job.panel.shape, np.float32, shard=block)
+                    for output in job.outputs
+                ],
+            )
+            targets = [image[0] for image in made[job.name][1]]
             batches += batch_stores(result, targets, block, workers)
         began = time.perf_counter()
         compute(batches, scheduler, workers, target)
         seconds = time.perf_counter() - began
+        for job in jobs:
+            write_pyramids(job, *made[job.name])
     megapixels = sum(job.panel.shape[0] * job.panel.shape[1] for job in jobs) / 1e6
     for job in jobs:
         report(job, groups[job.name], seconds, megapixels, tile)
@@ -291,8 +311,9 @@ def report(job: Job, results: Path, seconds: float, megapixels: float, tile: int
         )
         for output in job.outputs:
             stem = job.where.separated_reports / output
-            images.write_tiff_tiles(stem.with_suffix(".tif"), group[output])
+            full = group[f"{output}/0"]
+            images.write_tiff_tiles(stem.with_suffix(".tif"), full)
             render = heat if output == "uncertainty" else display
-            images.write_png(stem.with_suffix(".png"), render(group[output][::step, ::step]))
+            images.write_png(stem.with_suffix(".png"), render(full[::step, ::step]))
             mlflow.log_artifact(str(stem.with_suffix(".png")), "previews")
     err.print(f"{job.name}: {shape[1]}×{shape[0]} → {results}, {job.where.reports_dir}/")

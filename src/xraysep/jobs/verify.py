@@ -2,7 +2,9 @@
 
 For each panel, the panel store ``data/panels/<name>.zarr`` and every results group of
 ``data/separated/<name>.zarr``: the arrays the next stage needs are there with their shapes
-and types (``io.contents``), every shard file is on disk, every chunk's checksum matches and
+and types (``io.contents``), each result and input image of a results group is an OME-Zarr
+image with the levels and scales its size calls for (``io.pyramid``), one row per image,
+every shard file of every array and level is on disk, every chunk's checksum matches and
 its values are finite and within the documented range, and the source files recorded at
 ingest, where they still exist, have the SHA-256 recorded then. Each check is one row;
 a row fails (``FAIL``), warns (``warn``: a store without checksums) or is skipped (``skip``:
@@ -20,7 +22,7 @@ from rich.table import Table
 
 from xraysep import config
 from xraysep.errors import InputError, reason
-from xraysep.io import contents, images, integrity
+from xraysep.io import contents, images, integrity, pyramid
 from xraysep.io.atomic import recover
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
@@ -60,7 +62,8 @@ def chunk_problems(store: Path, key: str, array: zarr.Array, spec: contents.Spec
             damaged.append(integrity.describe(store, key, array, index, why))
             continue
         try:
-            contents.check_values(store, key, values, spec, integrity.pixels(window, array.shape))
+            where = integrity.pixels(window, array.shape, integrity.spatial_axes(array))
+            contents.check_values(store, key, values, spec, where)
         except InputError as error:
             outside.append(str(error))
     if damaged:
@@ -68,6 +71,27 @@ def chunk_problems(store: Path, key: str, array: zarr.Array, spec: contents.Spec
     if outside:
         problems.append(f"{len(outside)} of {total} chunks out of range; first: {outside[0]}")
     return problems
+
+
+def checked_row(
+    store: Path, key: str, arrays: dict[str, zarr.Array], spec: contents.Spec, label: str
+) -> Row:
+    """The row of ``key``, whose ``arrays`` (one, or an image's levels) have the right shapes
+    and types: every chunk of every array read; ``label`` tells what it is (``2 levels``)."""
+    problems = [
+        p for name, array in arrays.items() for p in chunk_problems(store, name, array, spec)
+    ]
+    chunks = sum(1 for array in arrays.values() for _ in integrity.chunks_in(array, ()))
+    first = next(iter(arrays.values()))
+    values = "RGB" if spec.channels else f"values {spec.bounds}"
+    plural = "" if chunks == 1 else "s"
+    summary = f"{'×'.join(map(str, first.shape))} {first.dtype}, {label}{chunks} chunk{plural}"
+    if problems:
+        return Row(shown(store), key, FAIL, "; ".join(problems))
+    if not all(integrity.has_checksums(array) for array in arrays.values()):
+        detail = f"{summary}, {values}; no checksums: damage undetectable, make it again"
+        return Row(shown(store), key, WARN, detail)
+    return Row(shown(store), key, OK, f"{summary}, checksums match, {values}")
 
 
 def array_rows(
@@ -79,24 +103,28 @@ def array_rows(
         if key not in group:
             rows.append(Row(shown(store), key, FAIL, "missing; the next stage needs it"))
             continue
-        array = group[key]
         try:
-            contents.check_array(store, key, array, spec, size)
+            contents.check_array(store, key, group[key], spec, size)
         except InputError as error:
             rows.append(Row(shown(store), key, FAIL, str(error)))
             continue
-        problems = chunk_problems(store, key, array, spec)
-        chunks = sum(1 for _ in integrity.chunks_in(array, ()))
-        values = "RGB" if spec.channels else f"values {spec.bounds}"
-        plural = "" if chunks == 1 else "s"
-        summary = f"{'×'.join(map(str, array.shape))} {array.dtype}, {chunks} chunk{plural}"
-        if problems:
-            rows.append(Row(shown(store), key, FAIL, "; ".join(problems)))
-        elif not integrity.has_checksums(array):
-            detail = f"{summary}, {values}; no checksums: damage undetectable, make it again"
-            rows.append(Row(shown(store), key, WARN, detail))
-        else:
-            rows.append(Row(shown(store), key, OK, f"{summary}, checksums match, {values}"))
+        rows.append(checked_row(store, key, {key: group[key]}, spec, ""))
+    return rows
+
+
+def image_rows(
+    store: Path, group: zarr.Group, specs: dict[str, contents.Spec], size: tuple[int, int]
+) -> list[Row]:
+    """One row per OME-Zarr image in ``specs``: its levels' metadata, shapes and types, then
+    every chunk of every level."""
+    rows = []
+    for key, spec in specs.items():
+        try:
+            arrays = pyramid.open_image(store, group, key, spec, size)
+        except InputError as error:
+            rows.append(Row(shown(store), key, FAIL, str(error)))
+            continue
+        rows.append(checked_row(store, key, arrays, spec, f"{len(arrays)} levels, "))
     return rows
 
 
@@ -154,13 +182,15 @@ def results_rows(path: Path, size: tuple[int, int] | None) -> list[Row]:
             continue
         outputs = group.attrs.get("outputs", contents.REQUIRED_RESULTS)
         specs = {key: contents.RESULTS[key] for key in outputs}
-        rows.extend(array_rows(version, group, specs, size or own_size(group, outputs)))
+        specs |= contents.INPUTS
+        rows.extend(image_rows(version, group, specs, size or own_size(group, outputs)))
     return rows
 
 
 def own_size(group: zarr.Group, keys: list[str]) -> tuple[int, int]:
-    """(H, W) of the first of ``keys`` present in ``group``, for results without a panel."""
-    present = [group[key].shape[:2] for key in keys if key in group]
+    """(H, W) of the first of the images ``keys`` present in ``group`` (its level 0), for
+    results without a panel."""
+    present = [group[f"{key}/0"].shape[-2:] for key in keys if f"{key}/0" in group]
     return tuple(present[0]) if present else (0, 0)
 
 
