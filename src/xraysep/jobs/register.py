@@ -1,0 +1,162 @@
+"""Register one photograph to the X-ray at ingest (docs/registration.md).
+
+Estimates the map between the photograph (the back already mirrored) and the X-ray, by
+mutual information or from a control-point file, refuses an estimate it cannot trust, and
+resamples the photograph into the X-ray's pixel grid. Returns the registered photograph, the
+provenance that the panel store records and a check picture; writes nothing, so a refusal
+leaves no trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xraysep import config
+from xraysep.errors import InputError
+from xraysep.io.figures import registration_check
+from xraysep.io.points_file import read_points
+from xraysep.registration import automatic
+from xraysep.registration.automatic import TRANSFORMS, Settings
+from xraysep.registration.mapping import Affine
+from xraysep.registration.points import fit_points
+from xraysep.registration.resample import coverage, resample
+
+LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of R, G, B
+ORDERS = {1: "bilinear (spline order 1)", 3: "cubic (spline order 3)"}
+COORDINATES = (
+    "(x, y) = (column, row), (0, 0) the centre of the top-left pixel; the back photograph "
+    "as mirrored into the X-ray's frame"
+)
+AUTOMATIC_RESIDUAL = (
+    "RMS distance over the X-ray between the solutions from two starts, X-ray pixels "
+    "(docs/registration.md, Residual)"
+)
+
+
+@dataclass(frozen=True)
+class Registered:
+    image: np.ndarray  # the photograph in the X-ray's pixel grid, in its own dtype
+    provenance: dict[str, Any]
+    check: np.ndarray  # 8-bit RGB: the photograph's edges over the X-ray
+
+
+def settings() -> Settings:
+    """``ingest.registration`` of ``params.yaml``, checked."""
+    section = config.params().get("ingest", {}).get("registration") or {}
+    try:
+        chosen = Settings.from_params(section)
+    except KeyError as missing:
+        raise InputError(f"params.yaml: ingest.registration has no {missing.args[0]}") from None
+    if chosen.transform not in TRANSFORMS:
+        raise InputError(
+            f"params.yaml: ingest.registration.transform {chosen.transform!r}: "
+            f"choose {' or '.join(TRANSFORMS)}"
+        )
+    if chosen.order not in ORDERS:
+        raise InputError(f"params.yaml: ingest.registration.order {chosen.order}: choose 1 or 3")
+    return chosen
+
+
+def luminance(photo: np.ndarray) -> np.ndarray:
+    """The 8- or 16-bit RGB photograph's luminance in [0, 1], float32."""
+    top = np.float32(np.iinfo(photo.dtype).max)
+    return (photo.astype(np.float32) / top) @ LUMINANCE
+
+
+def _from_points(
+    points: Path, photo: np.ndarray, mirrored: bool, chosen: Settings
+) -> tuple[Affine, dict[str, Any]]:
+    pairs = read_points(points)
+    marks = pairs.photo.copy()
+    if mirrored:
+        marks[:, 0] = photo.shape[1] - 1 - marks[:, 0]
+    fit = fit_points(marks, pairs.xray, chosen.transform)
+    if fit is None:
+        raise InputError(
+            f"{points}: the {len(pairs.lines)} control points do not determine a "
+            f"{chosen.transform} map (they lie on one line or in one place)"
+        )
+    if fit.residual > chosen.max_points_residual:
+        raise InputError(
+            f"{points}: the control points fit with an RMS residual of {fit.residual:.2f} X-ray "
+            f"pixels, above ingest.registration.max_points_residual "
+            f"({chosen.max_points_residual}); line {pairs.lines[fit.worst]} fits worst"
+        )
+    record = {
+        "method": "control-points",
+        "pairs": len(marks),  # the file itself is among the store's sources
+        "metric": None,
+        "residual": {
+            "value": fit.residual,
+            "definition": "RMS distance of the control points after the fit, X-ray pixels",
+        },
+        "settings": {
+            "transform": chosen.transform,
+            "order": chosen.order,
+            "max_points_residual": chosen.max_points_residual,
+        },
+    }
+    return fit.mapping, record
+
+
+def _automatic(
+    path: Path, side: str, xray: np.ndarray, photo: np.ndarray, chosen: Settings
+) -> tuple[Affine, dict[str, Any]]:
+    estimate = automatic.register(xray, luminance(photo), chosen)
+    advice = f"give control points with --{side}-points"
+    if not estimate.converged:
+        raise InputError(
+            f"{path}: registration to the X-ray did not converge within "
+            f"{chosen.iterations} iterations (residual {estimate.residual:.2f} X-ray pixels); "
+            f"{advice}"
+        )
+    if estimate.residual > chosen.max_residual:
+        raise InputError(
+            f"{path}: registration to the X-ray is uncertain: residual {estimate.residual:.2f} "
+            f"X-ray pixels, above ingest.registration.max_residual ({chosen.max_residual}); "
+            f"{advice}"
+        )
+    record = {
+        "method": "mutual-information",
+        "metric": {"name": "Mattes mutual information (lower is better)", "value": estimate.metric},
+        "residual": {"value": estimate.residual, "definition": AUTOMATIC_RESIDUAL},
+        "stop": estimate.stop,
+        "settings": dataclasses.asdict(chosen),
+    }
+    return estimate.mapping, record
+
+
+def register(
+    side: str,
+    path: Path,
+    photo: np.ndarray,
+    xray: np.ndarray,
+    *,
+    mirrored: bool,
+    points: Path | None = None,
+    chosen: Settings | None = None,
+) -> Registered:
+    """``photo`` (the file at ``path``, mirrored when ``mirrored``) in the frame of the
+    stretched ``xray``: automatically, or from the control points of the file ``points``."""
+    chosen = chosen or settings()
+    if points is not None:
+        mapping, record = _from_points(Path(points), photo, mirrored, chosen)
+    else:
+        mapping, record = _automatic(path, side, xray, photo, chosen)
+    image = resample(photo, mapping, xray.shape, chosen.order, chosen.block)
+    forward = mapping.inverse()
+    record |= {
+        "transform": chosen.transform,
+        "coordinates": COORDINATES,
+        "photograph_to_xray": forward.as_dict(),
+        "parameters": forward.parameters(photo.shape[:2], xray.shape),
+        "photograph_size": [photo.shape[1], photo.shape[0]],
+        "coverage": coverage(mapping, xray.shape, photo.shape),
+        "interpolation": ORDERS[chosen.order],
+    }
+    return Registered(image, record, registration_check(xray, luminance(image)))
