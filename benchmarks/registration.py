@@ -29,7 +29,7 @@ from xraysep.io import images
 from xraysep.jobs.ingest import ingest
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
-from xraysep.registration.mapping import Affine, round_trip
+from xraysep.core.registration.mapping import Affine, round_trip
 
 from common import command, machine, scratch_project
 

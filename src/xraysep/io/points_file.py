@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from xraysep.errors import InputError
-from xraysep.registration.points import MIN_PAIRS
+from xraysep.core.registration.points import MIN_PAIRS
 
 COLUMNS = ("photo_x", "photo_y", "xray_x", "xray_y")
 

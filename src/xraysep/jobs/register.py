@@ -20,11 +20,11 @@ from xraysep import config
 from xraysep.errors import InputError
 from xraysep.io.figures import registration_check
 from xraysep.io.points_file import read_points
-from xraysep.registration import automatic
-from xraysep.registration.automatic import TRANSFORMS, Settings
-from xraysep.registration.mapping import Affine
-from xraysep.registration.points import fit_points
-from xraysep.registration.resample import coverage, resample
+from xraysep.core.registration import automatic
+from xraysep.core.registration.automatic import TRANSFORMS, Settings
+from xraysep.core.registration.mapping import Affine
+from xraysep.core.registration.points import fit_points
+from xraysep.core.registration.resample import coverage, resample
 
 LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of R, G, B
 ORDERS = {1: "bilinear (spline order 1)", 3: "cubic (spline order 3)"}

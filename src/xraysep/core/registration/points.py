@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.transform import estimate_transform
 
-from xraysep.registration.mapping import Affine
+from xraysep.core.registration.mapping import Affine
 
 MIN_PAIRS = 3  # an affine map has six unknowns: three pairs determine it
 

@@ -4,7 +4,7 @@ Each output block of ``block``² pixels reads only the window of the photograph 
 from (plus a margin for the interpolation), so the float copies stay small whatever the
 sizes. Interpolation is scipy's spline of ``order`` 1 (bilinear) or 3 (cubic); where the
 X-ray reaches beyond the photograph, the photograph's edge pixels are repeated. The result
-keeps the photograph's integer type, rounded and clipped to its range.
+keeps the photograph's type; integers are rounded and clipped to their range.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import affine_transform
 
-from xraysep.registration.mapping import Affine, grid
+from xraysep.core.registration.mapping import Affine, grid
 
 MARGIN = 8  # photograph pixels read around each block's window: the cubic prefilter's reach
 
@@ -30,7 +30,8 @@ def resample(
     pixels to ``photo`` (x, y) pixels."""
     matrix, offset = _rows_cols(mapping)
     out = np.empty((*shape, photo.shape[2]), photo.dtype)
-    top = np.iinfo(photo.dtype).max
+    integer = np.issubdtype(photo.dtype, np.integer)
+    top = np.iinfo(photo.dtype).max if integer else None
     for r0 in range(0, shape[0], block):
         for c0 in range(0, shape[1], block):
             r1, c1 = min(r0 + block, shape[0]), min(c0 + block, shape[1])
@@ -51,17 +52,24 @@ def resample(
                     order=order,
                     mode="nearest",
                 )
-                out[r0:r1, c0:c1, channel] = np.clip(np.rint(values), 0, top)
+                out[r0:r1, c0:c1, channel] = np.clip(np.rint(values), 0, top) if integer else values
     return out
 
 
+def _inside(points: np.ndarray, source_shape: tuple[int, ...]) -> np.ndarray:
+    """Which (N, 2) (x, y) points fall on an image of ``source_shape``."""
+    x, y = points.T
+    return (x >= -0.5) & (x <= source_shape[1] - 0.5) & (y >= -0.5) & (y <= source_shape[0] - 0.5)
+
+
+def covered(mapping: Affine, shape: tuple[int, int], source_shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) bool: which pixels of the ``shape`` grid ``mapping`` sends onto an image of
+    ``source_shape``."""
+    rows, cols = np.indices(shape, np.float32)
+    points = mapping(np.column_stack([cols.ravel(), rows.ravel()]))
+    return _inside(points, source_shape).reshape(shape)
+
+
 def coverage(mapping: Affine, shape: tuple[int, int], photo_shape: tuple[int, ...]) -> float:
-    """The fraction of the X-ray (``shape``) that the photograph covers."""
-    points = mapping(grid(shape, 256))
-    inside = (
-        (points[:, 0] >= -0.5)
-        & (points[:, 0] <= photo_shape[1] - 0.5)
-        & (points[:, 1] >= -0.5)
-        & (points[:, 1] <= photo_shape[0] - 0.5)
-    )
-    return float(inside.mean())
+    """The fraction of the X-ray (``shape``) that the photograph covers, on a 256² grid."""
+    return float(_inside(mapping(grid(shape, 256)), photo_shape).mean())
