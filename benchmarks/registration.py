@@ -25,11 +25,11 @@ from skimage.transform import AffineTransform, warp
 
 from xraysep import config
 from xraysep.core import capture
+from xraysep.core.registration.mapping import Affine, round_trip
 from xraysep.io import images
 from xraysep.jobs.ingest import ingest
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
-from xraysep.core.registration.mapping import Affine, round_trip
 
 from common import command, machine, scratch_project
 

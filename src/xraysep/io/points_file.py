@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from xraysep.errors import InputError
 from xraysep.core.registration.points import MIN_PAIRS
+from xraysep.errors import InputError
 
 COLUMNS = ("photo_x", "photo_y", "xray_x", "xray_y")
 

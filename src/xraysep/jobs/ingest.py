@@ -128,20 +128,17 @@ def ingest(
             arrays["back"] = np.ascontiguousarray(arrays["back"][:, ::-1])
         for key, side in loaded.items():
             arrays[key] = stretch_side(side, low, high)
-        checks: dict[str, np.ndarray] = {}
-        registered_as: dict[str, dict[str, Any]] = {}
-        for side, chosen in points.items() if register else ():
-            bar.update(task, status=f"registering {inputs[side][0].name}")
-            done = registration.register(
-                side,
-                inputs[side][0],
-                arrays[side],
+        registered: dict[str, registration.Registered] = {}
+        if register:
+            bar.update(task, status="registering the photographs")
+            registered = registration.register(
+                {side: inputs[side][0] for side in points},
+                {side: arrays[side] for side in points},
                 arrays["xray"],
-                mirrored=mirror_back and side == "back",
-                points=chosen,
+                mirrored_back=mirror_back,
+                points=points,
             )
-            arrays[side], checks[side] = done.image, done.check
-            registered_as[side] = done.provenance
+            arrays |= {side: done.image for side, done in registered.items()}
 
         sources = {key: _source(path) for key, (path, _) in inputs.items()}
         sources |= {f"{side}_points": _source(Path(p)) for side, p in points.items() if p}
@@ -157,16 +154,20 @@ def ingest(
                     "source_dtype": str(raw.dtype),
                 },
                 **({"made_by": made_by} if made_by else {}),
-                **({"registration": registered_as} if registered_as else {}),
+                **(
+                    {"registration": {side: done.provenance for side, done in registered.items()}}
+                    if registered
+                    else {}
+                ),
             }
         }
         bar.update(task, status=f"writing {where.store.name}")
         store.write_panel(where.store, arrays, attrs, overwrite=overwrite)
         bar.advance(task)
-    for side, picture in checks.items():
+    for side, done in registered.items():
         check = where.reports_dir / f"registration-{side}.png"
         check.parent.mkdir(parents=True, exist_ok=True)
-        images.write_png(check, picture)
+        images.write_png(check, done.check)
         err.print(f"registration check of the {side}: {check}")
     err.print(
         f"panel {name!r}: {arrays['xray'].shape[1]}×{arrays['xray'].shape[0]} → {where.store}"

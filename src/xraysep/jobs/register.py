@@ -1,10 +1,11 @@
-"""Register one photograph to the X-ray at ingest (docs/registration.md).
+"""Register the photographs to the X-ray at ingest (docs/registration.md).
 
-Estimates the map between the photograph (the back already mirrored) and the X-ray, by
-mutual information or from a control-point file, refuses an estimate it cannot trust, and
-resamples the photograph into the X-ray's pixel grid. Returns the registered photograph, the
-provenance that the panel store records and a check picture; writes nothing, so a refusal
-leaves no trace.
+Estimates the map between each photograph (the back already mirrored) and the X-ray, by
+mutual information (both photographs together: each one's colours help explain the other's
+part of the X-ray away) or from a control-point file, refuses an estimate it cannot trust,
+and resamples each photograph into the X-ray's pixel grid. Returns the registered
+photographs, the provenance that the panel store records and the check pictures; writes
+nothing, so a refusal leaves no trace.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ from typing import Any
 import numpy as np
 
 from xraysep import config
-from xraysep.errors import InputError
-from xraysep.io.figures import registration_check
-from xraysep.io.points_file import read_points
 from xraysep.core.registration import automatic
-from xraysep.core.registration.automatic import TRANSFORMS, Settings
+from xraysep.core.registration.automatic import (
+    LUMINANCE,
+    TRANSFORMS,
+    RegistrationFailedError,
+    Settings,
+)
 from xraysep.core.registration.mapping import Affine
 from xraysep.core.registration.points import fit_points
 from xraysep.core.registration.resample import coverage, resample
+from xraysep.errors import InputError
+from xraysep.io.figures import registration_check
+from xraysep.io.points_file import read_points
 
-LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of R, G, B
 ORDERS = {1: "bilinear (spline order 1)", 3: "cubic (spline order 3)"}
 COORDINATES = (
     "(x, y) = (column, row), (0, 0) the centre of the top-left pixel; the back photograph "
@@ -57,6 +62,8 @@ def settings() -> Settings:
             f"params.yaml: ingest.registration.transform {chosen.transform!r}: "
             f"choose {' or '.join(TRANSFORMS)}"
         )
+    if chosen.refinements < 1:
+        raise InputError("params.yaml: ingest.registration.refinements must be at least 1")
     if chosen.order not in ORDERS:
         raise InputError(f"params.yaml: ingest.registration.order {chosen.order}: choose 1 or 3")
     return chosen
@@ -104,10 +111,8 @@ def _from_points(
     return fit.mapping, record
 
 
-def _automatic(
-    path: Path, side: str, xray: np.ndarray, photo: np.ndarray, chosen: Settings
-) -> tuple[Affine, dict[str, Any]]:
-    estimate = automatic.register(xray, luminance(photo), chosen)
+def _automatic(path: Path, side: str, estimate: automatic.Estimate, chosen: Settings):
+    """The estimate's provenance, or a one-line refusal naming the photograph."""
     advice = f"give control points with --{side}-points"
     if not estimate.converged:
         raise InputError(
@@ -115,39 +120,63 @@ def _automatic(
             f"{chosen.iterations} iterations (residual {estimate.residual:.2f} X-ray pixels); "
             f"{advice}"
         )
-    if estimate.residual > chosen.max_residual:
+    if not estimate.residual <= chosen.max_residual:
         raise InputError(
             f"{path}: registration to the X-ray is uncertain: residual {estimate.residual:.2f} "
             f"X-ray pixels, above ingest.registration.max_residual ({chosen.max_residual}); "
             f"{advice}"
         )
-    record = {
+    return {
         "method": "mutual-information",
         "metric": {"name": "Mattes mutual information (lower is better)", "value": estimate.metric},
         "residual": {"value": estimate.residual, "definition": AUTOMATIC_RESIDUAL},
+        "converged": estimate.converged,
+        "iterations": estimate.iterations,
         "stop": estimate.stop,
         "settings": dataclasses.asdict(chosen),
     }
-    return estimate.mapping, record
 
 
 def register(
-    side: str,
-    path: Path,
-    photo: np.ndarray,
+    paths: dict[str, Path],
+    photos: dict[str, np.ndarray],
     xray: np.ndarray,
     *,
-    mirrored: bool,
-    points: Path | None = None,
-    chosen: Settings | None = None,
+    mirrored_back: bool,
+    points: dict[str, Path | None],
+) -> dict[str, Registered]:
+    """Each of ``photos`` (side -> RGB; the file at ``paths[side]``, the back mirrored when
+    ``mirrored_back``) in the frame of the stretched ``xray``: from the control points of
+    ``points[side]`` where given, else automatically."""
+    chosen = settings()
+    mappings, records = {}, {}
+    for side, chosen_points in points.items():
+        if chosen_points is not None:
+            mirrored = mirrored_back and side == "back"
+            mappings[side], records[side] = _from_points(
+                Path(chosen_points), photos[side], mirrored, chosen
+            )
+    if len(mappings) < len(photos):
+        try:
+            estimates = automatic.register(xray, photos, chosen, known=dict(mappings))
+        except RegistrationFailedError as failure:
+            raise InputError(
+                f"{paths[failure.side]}: registration to the X-ray failed ({failure.reason}; "
+                f"residual undefined); give control points with --{failure.side}-points"
+            ) from None
+        for side, estimate in estimates.items():
+            mappings[side] = estimate.mapping
+            records[side] = _automatic(paths[side], side, estimate, chosen)
+    return {
+        side: _registered(photos[side], mappings[side], records[side], xray, chosen)
+        for side in photos
+    }
+
+
+def _registered(
+    photo: np.ndarray, mapping: Affine, record: dict[str, Any], xray: np.ndarray, chosen: Settings
 ) -> Registered:
-    """``photo`` (the file at ``path``, mirrored when ``mirrored``) in the frame of the
-    stretched ``xray``: automatically, or from the control points of the file ``points``."""
-    chosen = chosen or settings()
-    if points is not None:
-        mapping, record = _from_points(Path(points), photo, mirrored, chosen)
-    else:
-        mapping, record = _automatic(path, side, xray, photo, chosen)
+    """``photo`` resampled through ``mapping``, its full provenance and its check picture."""
     image = resample(photo, mapping, xray.shape, chosen.order, chosen.block)
     forward = mapping.inverse()
     record |= {

@@ -31,6 +31,8 @@ that (docs/registration.md, Accuracy).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +48,10 @@ LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights o
 SMALLEST_LEVEL = 32  # pixels on the shorter side: coarser pyramid levels are dropped
 SEARCH_LEVEL = 64  # pixels on the shorter side at the grid search's level, at least
 SEARCH_FRACTION = 0.5  # of the pixels that the grid search's metric samples
-SEED = 1  # of the metric's random sample (0 would mean the clock): same images, same answer
+SEED = 1  # of the metric's random sample (0 would mean the clock)
 MIN_STEP = 1e-3  # the optimiser's last step, in X-ray pixels of shift: it has converged
 RELAX = 0.5  # the step shrinks by this each time the gradient turns back
+THREADS = 1  # threads sum the metric in varying order: answers moved 0.1 px from run to run
 MODEL_SAMPLES = 250_000  # pixels at most that the colour model is fitted on
 
 
@@ -93,8 +96,23 @@ class Estimate:
     stop: str  # the optimiser's own account of why it stopped there
 
 
-class Unregistrable(Exception):
-    """The photograph offers nothing to register (constant) or SimpleITK gave up on it."""
+class RegistrationFailedError(Exception):
+    """The ``side``'s photograph offers nothing to register (constant), or SimpleITK gave up
+    on it (``reason``: its last line)."""
+
+    def __init__(self, side: str, reason: str) -> None:
+        super().__init__(f"{side}: {reason}")
+        self.side, self.reason = side, reason
+
+
+@contextmanager
+def _giving_up(side: str) -> Iterator[None]:
+    """SimpleITK's exceptions (e.g. no sample of the X-ray lands on the photograph) as
+    :class:`RegistrationFailedError`."""
+    try:
+        yield
+    except RuntimeError as failure:
+        raise RegistrationFailedError(side, str(failure).strip().splitlines()[-1]) from None
 
 
 @dataclass
@@ -127,6 +145,7 @@ def _levels(levels: tuple[int, ...], shape: tuple[int, ...]) -> list[int]:
 
 def _method(settings: Settings, fraction: float, levels: list[int]) -> sitk.ImageRegistrationMethod:
     method = sitk.ImageRegistrationMethod()
+    method.SetNumberOfThreads(THREADS)
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
     method.SetMetricSamplingPercentage(fraction, SEED)
@@ -245,7 +264,7 @@ def register(
     """Estimate, for each photograph of ``photos`` (side -> (h, w, 3) RGB, any size and
     integer type) not in ``known``, the map from pixels of the (H, W) float ``xray`` to its
     pixels. ``known`` maps (from control points) of the other sides take part in the colour
-    model as they are. Raises :class:`Unregistrable` naming the side it gives up on."""
+    model as they are. Raises :class:`RegistrationFailedError` naming the side it gives up on."""
     if settings.transform not in TRANSFORMS:
         raise ValueError(f"transform {settings.transform!r}: choose {' or '.join(TRANSFORMS)}")
     known = known or {}
@@ -258,16 +277,16 @@ def register(
         scale = float(np.sqrt(photo.shape[0] * photo.shape[1] / xray.size))
         copy = working(photo, fixed_copy.spacing * scale)
         moving = Working(copy.image, copy.spacing / scale, copy.origin / scale)
-        answers = [known[side].then(Affine(np.eye(2) / scale, np.zeros(2)))] if side in known else []
-        sides[side] = _Side(copy, scale, moving, answers)
-    try:
-        for side, state in sides.items():
-            if side not in known:
+        to_moving = Affine(np.eye(2) / scale, np.zeros(2))
+        sides[side] = _Side(
+            copy, scale, moving, [known[side].then(to_moving)] if side in known else []
+        )
+    for side, state in sides.items():
+        if side not in known:
+            with _giving_up(side):
                 _coarse(side, state, fixed, fixed_copy, centre, levels, settings)
-        for _ in range(settings.refinements):
-            _refine(sides, known, fixed_copy, centre, levels[-2:], settings)
-    except RuntimeError as failure:  # SimpleITK's exceptions: e.g. no sample overlaps
-        raise Unregistrable(str(failure).strip().splitlines()[-1]) from None
+    for _ in range(settings.refinements):
+        _refine(sides, known, fixed_copy, centre, levels[-2:], settings)
     return {
         side: Estimate(
             mapping=state.to_photo(state.answers[0]),
@@ -292,7 +311,7 @@ def _coarse(side, state: _Side, fixed, fixed_copy: Working, centre, levels, sett
     """The two starts' similarity maps of the photograph's luminance alone."""
     luminance = state.moving.image @ LUMINANCE
     if float(luminance.std()) < 1e-6:
-        raise Unregistrable(f"the {side} photograph is constant: nothing to register")
+        raise RegistrationFailedError(side, "the photograph is constant: nothing to register")
     moving = _itk(luminance, state.moving)
     target = (np.array([state.copy.image.shape[1], state.copy.image.shape[0]]) - 1) / 2
     target = target * state.moving.spacing + state.moving.origin
@@ -325,9 +344,12 @@ def _refine(sides: dict[str, _Side], known, fixed_copy: Working, centre, levels,
         others = sum((part for other, part in parts.items() if other != side), np.float32(0))
         target = _itk(fixed_copy.image - others, fixed_copy)
         moving = _itk(_predict(state.copy.image, weights[side]), state.moving)
-        fits = [
-            _descend(target, moving, _transform(answer, centre, settings.transform), settings, levels)
-            for answer in state.answers
-        ]
+        with _giving_up(side):
+            fits = [
+                _descend(
+                    target, moving, _transform(answer, centre, settings.transform), settings, levels
+                )
+                for answer in state.answers
+            ]
         state.answers = [answer for answer, _ in fits]
         state.fit = _summary([fit for _, fit in fits])
