@@ -8,7 +8,7 @@ between the true and the estimated map, in X-ray pixels, for each photograph; (b
 default ``shared`` method's front and back PSNR after ``xraysep pipeline`` (with
 ``--iterations``), against the aligned panel's.
 
-    uv run python benchmarks/registration.py [--size 256] [--iterations 400] [--seed 0]
+    uv run python benchmarks/registration.py [--size 192] [--iterations 200] [--seed 0]
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def separation(panel: str, iterations: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--iterations", type=int, default=400, help="shared method's steps")
+    parser.add_argument("--size", type=int, default=192)
+    parser.add_argument("--iterations", type=int, default=200, help="shared method's steps")
     parser.add_argument("--seed", type=int, default=0, help="synth's seed")
     args = parser.parse_args()
     began = time.perf_counter()

@@ -3,6 +3,9 @@ through the real CLI, with the recovered map's error measured against the truth.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import mlflow
 import numpy as np
 import pytest
 import yaml
@@ -19,7 +22,7 @@ from xraysep.errors import InputError
 from xraysep.jobs import register
 from xraysep.jobs.synth import synth
 
-from registration import case_mapping, photograph, write_photo
+from registration import case_mapping, estimated, photograph, write_photo
 
 SIZE = 160
 # photograph pixels per X-ray pixel, degrees, X-ray pixels: a camera 1.5 times finer, turned
@@ -63,12 +66,6 @@ def nothing_written(project, panel: str) -> bool:
     return not paths.store.exists() and not paths.reports_dir.exists()
 
 
-def recorded(group, side: str) -> Affine:
-    """The map from X-ray pixels to photograph pixels that the store records."""
-    forward = group.attrs["xraysep"]["registration"][side]["photograph_to_xray"]
-    return Affine(np.array(forward["matrix"]), np.array(forward["offset"])).inverse()
-
-
 def test_the_cli_registers_moved_relit_photographs(project, cli, scans):
     folder, aligned = scans
     code, _, err = cli("ingest", "moved", *files(folder))
@@ -81,7 +78,7 @@ def test_the_cli_registers_moved_relit_photographs(project, cli, scans):
         assert 0 < record["iterations"] < record["settings"]["iterations"]
         assert record["residual"]["value"] <= limit
         assert record["parameters"]["scale"] == pytest.approx(1 / 1.5, rel=0.01)
-        assert round_trip(recorded(group, side), TRUTH, (SIZE, SIZE)) < MAX_ERROR[side]
+        assert round_trip(estimated("moved", side), TRUTH, (SIZE, SIZE)) < MAX_ERROR[side]
         # the registered photograph is the aligned one, up to JPEG and interpolation, where
         # the camera saw the panel (the shift leaves a band of repeated edge pixels)
         registered = group[side][:].astype(np.float32) / 255
@@ -92,6 +89,13 @@ def test_the_cli_registers_moved_relit_photographs(project, cli, scans):
         )
         assert check.shape == (SIZE, SIZE, 3)
     assert group.attrs["xraysep"]["sources"]["front"]["path"] == "scans/front.jpg"
+    (run,) = mlflow.search_runs(experiment_names=["xraysep/moved"], output_format="list")
+    assert run.data.tags["xraysep.step"] == "register" and "back_residual_px" in run.data.metrics
+    logged = mlflow.MlflowClient().list_artifacts(run.info.run_id, "registration")
+    assert sorted(Path(item.path).name for item in logged) == [
+        "registration-back.png",
+        "registration-front.png",
+    ]
 
 
 def points_file(path, photo: np.ndarray, xray: np.ndarray) -> None:
@@ -127,7 +131,7 @@ def test_control_points_recover_an_affine_map_exactly(project, cli, scans):
         record = group.attrs["xraysep"]["registration"][side]
         assert record["method"] == "control-points" and record["pairs"] == 4
         assert record["residual"]["value"] < 1e-9
-        found = recorded(group, side)
+        found = estimated("points", side)
         np.testing.assert_allclose(found.matrix, truth.matrix, atol=1e-9)
         np.testing.assert_allclose(found.offset, truth.offset, atol=1e-9)
     assert "front_points" in group.attrs["xraysep"]["sources"]

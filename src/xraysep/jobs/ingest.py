@@ -5,7 +5,8 @@ Reads the two photographs and the mixed X-ray (and, for synthetic panels, the tr
 of each side and of what neither photograph shows), checks that they fit together, mirrors
 the back photograph into the X-ray frame, registers each photograph to the X-ray when asked
 (``jobs/register.py``), stretches the X-ray and writes everything into
-``data/panels/<name>.zarr`` in one atomic step; only then the registration check pictures.
+``data/panels/<name>.zarr`` in one atomic step; only then the registration check pictures
+(to ``reports/<name>/`` and MLflow).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 
 from xraysep import config
 from xraysep.core.preprocess import STRETCH_PERCENTILES, stretch, stretch_limits, stretch_side
 from xraysep.errors import InputError
-from xraysep.io import images, store
+from xraysep.io import images, store, tracking
 from xraysep.io.console import err, progress
 from xraysep.jobs import register as registration
 
@@ -45,6 +47,20 @@ def _rgb_for_store(array: np.ndarray, path: Path) -> np.ndarray:
     if array.min() < 0:
         raise InputError(f"{path}: negative values in an RGB photograph ({array.dtype})")
     return images.to_uint16(array / np.iinfo(array.dtype).max)
+
+
+def _report_registration(name: str, registered: dict[str, registration.Registered]) -> None:
+    """The check pictures to ``reports/<name>/``, and with each side's residual to a
+    ``register`` run in the panel's experiment (tagged with the new store's data hash)."""
+    with tracking.run(name, "register"):
+        for side, done in registered.items():
+            check = config.paths(name).reports_dir / f"registration-{side}.png"
+            check.parent.mkdir(parents=True, exist_ok=True)
+            images.write_png(check, done.check)
+            mlflow.log_artifact(str(check), "registration")
+            mlflow.log_metric(f"{side}_residual_px", done.provenance["residual"]["value"])
+            mlflow.log_param(f"{side}_method", done.provenance["method"])
+            err.print(f"registration check of the {side}: {check}")
 
 
 def ingest(
@@ -164,11 +180,8 @@ def ingest(
         bar.update(task, status=f"writing {where.store.name}")
         store.write_panel(where.store, arrays, attrs, overwrite=overwrite)
         bar.advance(task)
-    for side, done in registered.items():
-        check = where.reports_dir / f"registration-{side}.png"
-        check.parent.mkdir(parents=True, exist_ok=True)
-        images.write_png(check, done.check)
-        err.print(f"registration check of the {side}: {check}")
+    if registered:
+        _report_registration(name, registered)
     err.print(
         f"panel {name!r}: {arrays['xray'].shape[1]}×{arrays['xray'].shape[0]} → {where.store}"
     )
