@@ -184,7 +184,11 @@ def _transform(mapping: Affine, centre: np.ndarray, kind: str) -> sitk.Transform
 
 
 def _descend(
-    fixed: sitk.Image, moving: sitk.Image, start: sitk.Transform, settings: Settings, levels
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    start: sitk.Transform,
+    settings: Settings,
+    levels: list[int],
 ) -> tuple[Affine, tuple[float, bool, int, str]]:
     """Gradient descent from ``start`` down ``levels``."""
     method = _method(settings, settings.sample_fraction, levels)
@@ -208,7 +212,15 @@ def _descend(
     return _as_affine(found), fit
 
 
-def _search(fixed, moving, start: Affine, centre, settings: Settings, level: int, step: float):
+def _search(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    start: Affine,
+    centre: np.ndarray,
+    settings: Settings,
+    level: int,
+    step: float,
+) -> Affine:
     """The best similarity on a grid around ``start`` at pyramid ``level``: shifts of
     ``step`` X-ray pixels up to ``search_shift`` × the longer side, rotations of half of
     ``search_rotation`` either way, scales of ``search_scale`` either way."""
@@ -243,7 +255,9 @@ def _predict(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (_features(rgb) @ weights).astype(np.float32)
 
 
-def _colour_model(xray: np.ndarray, registered: dict[str, np.ndarray], inside: np.ndarray):
+def _colour_model(
+    xray: np.ndarray, registered: dict[str, np.ndarray], inside: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per side, the weights of its terms in the least-squares fit of the X-ray by a constant
     plus every side's terms, over the pixels ``inside`` every photograph."""
     stride = max(1, int(np.ceil(inside.sum() / MODEL_SAMPLES)))
@@ -307,7 +321,15 @@ def _summary(fits: list[tuple[float, bool, int, str]]) -> tuple[float, bool, int
     return metric, all(fit[1] for fit in fits), iterations, stop
 
 
-def _coarse(side, state: _Side, fixed, fixed_copy: Working, centre, levels, settings) -> None:
+def _coarse(
+    side: str,
+    state: _Side,
+    fixed: sitk.Image,
+    fixed_copy: Working,
+    centre: np.ndarray,
+    levels: list[int],
+    settings: Settings,
+) -> None:
     """The two starts' similarity maps of the photograph's luminance alone."""
     luminance = state.moving.image @ LUMINANCE
     if float(luminance.std()) < 1e-6:
@@ -326,7 +348,14 @@ def _coarse(side, state: _Side, fixed, fixed_copy: Working, centre, levels, sett
     state.fit = _summary([fit for _, fit in fits])
 
 
-def _refine(sides: dict[str, _Side], known, fixed_copy: Working, centre, levels, settings):
+def _refine(
+    sides: dict[str, _Side],
+    known: dict[str, Affine],
+    fixed_copy: Working,
+    centre: np.ndarray,
+    levels: list[int],
+    settings: Settings,
+) -> None:
     """One round: the colour model from the first answers, then each start's answer again
     on the photograph's predicted part against the X-ray less the other sides'."""
     shape = fixed_copy.image.shape
