@@ -13,9 +13,9 @@ multi-resolution pyramid. Two stages (docs/registration.md, How it works):
    (the X-ray as a cubic polynomial in each side's registered RGB, fitted by least squares)
    predicts each side's part of the X-ray; each photograph's predicted part is registered
    to the X-ray less the other side's predicted part, on the two finest pyramid levels, with
-   the chosen ``transform`` (similarity or affine). Taking out the other side removes the
-   bias it puts on the optimum: 0.4 to 1.7 X-ray pixels after the coarse stage on the
-   benchmark's panels, a few tenths after refinement.
+   the chosen ``transform`` (similarity or affine). Taking out the other side reduces the
+   bias it puts on the optimum: 0.4 to 1.7 X-ray pixels after the coarse stage on synthetic
+   panels, 0.1 to 0.4 after refinement.
 
 Images are first brought to one pixel size (``working.py``); physical coordinates are X-ray
 pixels for the X-ray and photograph pixels divided by the size ratio for a photograph, so the
