@@ -68,9 +68,33 @@ def ingest(
         Path | None,
         typer.Option(help="True X-ray of what neither photograph shows (support, underpainting)."),
     ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            help="Register each photograph to the X-ray (any size; mutual information, or "
+            "the control points given) and resample it into the X-ray's pixels; "
+            "--no-register takes photographs already in the X-ray's frame, of its size. "
+            "[params: ingest.registration]"
+        ),
+    ] = True,
+    front_points: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of control points for the front instead of automatic registration: "
+            "columns photo_x, photo_y, xray_x, xray_y, one pair a row, at least 3."
+        ),
+    ] = None,
+    back_points: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of control points for the back, photo_x and photo_y in the back "
+            "photograph's file as taken from behind (ingest mirrors them)."
+        ),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Read image files into the zarr panel store: mirror the back, stretch the X-ray 1–99 %."""
+    """Read image files into the zarr panel store: mirror the back, register the photographs
+    to the X-ray, stretch the X-ray 1–99 %."""
     from xraysep.jobs.ingest import ingest as run
 
     run(
@@ -83,6 +107,9 @@ def ingest(
         truth_back=truth_back,
         truth_hidden=truth_hidden,
         overwrite=overwrite,
+        register=register,
+        front_points=front_points,
+        back_points=back_points,
     )
 
 

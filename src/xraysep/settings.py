@@ -56,8 +56,31 @@ class Synth(Physics):
     back: str
 
 
+class Registration(Section):
+    """Registration of the photographs to the X-ray at ingest (docs/registration.md)."""
+
+    transform: Literal["similarity", "affine"]
+    levels: list[Positive] = Field(min_length=1)
+    iterations: Positive
+    bins: Positive
+    sample_fraction: Annotated[float, Field(gt=0, le=1)]
+    step: PositiveFloat
+    working_size: Positive
+    search_shift: Annotated[float, Field(ge=0)]
+    search_rotation: Annotated[float, Field(ge=0)]
+    search_scale: Annotated[float, Field(ge=0)]
+    refinements: Positive
+    restart_shift: Annotated[float, Field(ge=0)]
+    restart_rotation: Annotated[float, Field(ge=0)]
+    max_residual: PositiveFloat
+    max_points_residual: PositiveFloat
+    order: Literal[1, 3]
+    block: Positive
+
+
 class Ingest(Section):
     max_megapixels: PositiveFloat
+    registration: Registration
 
 
 class Train(Section):

@@ -29,7 +29,8 @@ RNG = np.random.default_rng(0)
 
 def scan(folder: Path, size: int) -> list[str]:
     """Random photographs and X-ray of a ``size``² panel as uncompressed TIFFs (fast to
-    write and read, so the time goes into the store); the ingest options that take them."""
+    write and read, so the time goes into the store); the ingest options that take them (as
+    already in the X-ray's frame: random photographs cannot be registered)."""
     folder.mkdir(exist_ok=True)
     files = {
         "front": RNG.integers(0, 256, (size, size, 3), dtype=np.uint8),
@@ -40,7 +41,7 @@ def scan(folder: Path, size: int) -> list[str]:
         tifffile.imwrite(
             folder / f"{key}.tif", array, photometric="rgb" if array.ndim == 3 else None
         )
-    return [f"--{key}={folder / key}.tif" for key in files]
+    return ["--no-register", *(f"--{key}={folder / key}.tif" for key in files)]
 
 
 def arrays(group_path: Path) -> dict[str, np.ndarray]:

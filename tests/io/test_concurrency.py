@@ -57,13 +57,14 @@ def holder() -> Iterator:
 
 
 def scans(folder: Path, seed: int, size: tuple[int, int] = (1500, 1400)) -> list[str]:
-    """Files of a random panel in ``folder``; the ingest options that read them."""
+    """Files of a random panel in ``folder``; the ingest options that read them (taken as
+    already in the X-ray's frame: random photographs cannot be registered)."""
     rng = np.random.default_rng(seed)
     folder.mkdir()
     for side in ("front", "back"):
         Image.fromarray(rng.integers(0, 256, (*size, 3), np.uint8)).save(folder / f"{side}.png")
     tifffile.imwrite(folder / "xray.tif", rng.integers(1000, 60000, size, np.uint16))
-    return [f"--{key}={folder / name}" for key, name in FILES.items()]
+    return ["--no-register", *(f"--{key}={folder / name}" for key, name in FILES.items())]
 
 
 FILES = {"front": "front.png", "back": "back.png", "xray": "xray.tif"}
@@ -111,7 +112,11 @@ def test_a_writer_stops_while_another_process_reads(project, cli, holder):
     before = snapshot(project)
     reader = holder("reading", store)
     code, _, err = cli(
-        "ingest", "c", "--overwrite", *(f"--{k}=scans/{v}" for k, v in FILES.items())
+        "ingest",
+        "c",
+        "--overwrite",
+        "--no-register",
+        *(f"--{k}=scans/{v}" for k, v in FILES.items()),
     )
     (line,) = [line for line in err.splitlines() if line.startswith("xraysep: error:")]
     assert code == 2 and line.startswith(f"xraysep: error: {store}: process {reader} ({PYTHON} -c ")

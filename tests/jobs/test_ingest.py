@@ -28,8 +28,12 @@ def raw(project):
 
 
 def args(folder, **overrides):
+    """Random images, so not registrable: taken as already in the X-ray's frame."""
     files = {"front": "front.png", "back": "back.jpg", "xray": "xray.tif"} | overrides
-    return [item for key, name in files.items() for item in (f"--{key}", folder / name)]
+    return [
+        "--no-register",
+        *(item for key, name in files.items() for item in (f"--{key}", folder / name)),
+    ]
 
 
 def test_ingest_writes_a_sharded_zarr_v3_store(project, cli, raw):

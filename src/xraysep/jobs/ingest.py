@@ -3,8 +3,10 @@
 
 Reads the two photographs and the mixed X-ray (and, for synthetic panels, the true X-rays
 of each side and of what neither photograph shows), checks that they fit together, mirrors
-the back photograph into the X-ray frame, stretches the X-ray and writes everything into
-``data/panels/<name>.zarr`` in one atomic step.
+the back photograph into the X-ray frame, registers each photograph to the X-ray when asked
+(``jobs/register.py``), stretches the X-ray and writes everything into
+``data/panels/<name>.zarr`` in one atomic step; only then the registration check pictures
+(to ``reports/<name>/`` and MLflow).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 
 from xraysep import config
 from xraysep.core.preprocess import STRETCH_PERCENTILES, stretch, stretch_limits, stretch_side
 from xraysep.errors import InputError
-from xraysep.io import images, store
+from xraysep.io import images, store, tracking
 from xraysep.io.console import err, progress
+from xraysep.jobs import register as registration
 
 
 def _source(path: Path) -> dict[str, str]:
@@ -45,6 +49,20 @@ def _rgb_for_store(array: np.ndarray, path: Path) -> np.ndarray:
     return images.to_uint16(array / np.iinfo(array.dtype).max)
 
 
+def _report_registration(name: str, registered: dict[str, registration.Registered]) -> None:
+    """The check pictures to ``reports/<name>/``, and with each side's residual to a
+    ``register`` run in the panel's experiment (tagged with the new store's data hash)."""
+    with tracking.run(name, "register"):
+        for side, done in registered.items():
+            check = config.paths(name).reports_dir / f"registration-{side}.png"
+            check.parent.mkdir(parents=True, exist_ok=True)
+            images.write_png(check, done.check)
+            mlflow.log_artifact(str(check), "registration")
+            mlflow.log_metric(f"{side}_residual_px", done.provenance["residual"]["value"])
+            mlflow.log_param(f"{side}_method", done.provenance["method"])
+            err.print(f"registration check of the {side}: {check}")
+
+
 def ingest(
     name: str,
     front: Path,
@@ -57,15 +75,28 @@ def ingest(
     truth_hidden: Path | None = None,
     overwrite: bool = False,
     made_by: dict[str, Any] | None = None,
+    register: bool = False,
+    front_points: Path | None = None,
+    back_points: Path | None = None,
 ) -> Path:
     """Build the panel store ``name`` from image files; returns the store's path.
 
     ``made_by`` records how the files were made (synth's settings and seed) in the store's
     attributes, so a panel can be rebuilt exactly from them.
+
+    With ``register``, photographs of any size are registered to the X-ray (automatically,
+    or from the control-point files ``front_points``, ``back_points``) and resampled into
+    its pixel grid; the store records each transform under ``registration`` and a check
+    picture goes to ``reports/<name>/registration-<side>.png``. Without it (the default
+    here, because ``synth`` calls this with photographs already in the X-ray's frame; the
+    CLI registers unless told ``--no-register``) every photograph must have the X-ray's size.
     """
     where = config.paths(name)
     if store.panel_exists(where.store) and not overwrite:
         raise InputError(f"{where.store}: panel {name!r} exists; pass --overwrite to replace it")
+    points = {"front": front_points, "back": back_points}
+    if not register and any(points.values()):
+        raise InputError("control points (--front-points, --back-points) need registration")
     if (truth_front is None) != (truth_back is None):
         raise InputError("ground truth needs both --truth-front and --truth-back")
     limit = config.settings().ingest.max_megapixels
@@ -88,7 +119,8 @@ def ingest(
         for key, (path, kind) in inputs.items():
             bar.update(task, status=path.name)
             loaded[key] = images.read_image(path, kind, limit)
-            if loaded[key].shape[:2] != loaded["xray"].shape:
+            registered = register and key in points
+            if not registered and loaded[key].shape[:2] != loaded["xray"].shape:
                 h, w = loaded[key].shape[:2]
                 H, W = loaded["xray"].shape
                 raise InputError(
@@ -112,11 +144,24 @@ def ingest(
             arrays["back"] = np.ascontiguousarray(arrays["back"][:, ::-1])
         for key, side in loaded.items():
             arrays[key] = stretch_side(side, low, high)
+        registered: dict[str, registration.Registered] = {}
+        if register:
+            bar.update(task, status="registering the photographs")
+            registered = registration.register(
+                {side: inputs[side][0] for side in points},
+                {side: arrays[side] for side in points},
+                arrays["xray"],
+                mirrored_back=mirror_back,
+                points=points,
+            )
+            arrays |= {side: done.image for side, done in registered.items()}
 
+        sources = {key: _source(path) for key, (path, _) in inputs.items()}
+        sources |= {f"{side}_points": _source(Path(p)) for side, p in points.items() if p}
         attrs = {
             "xraysep": {
                 "format": 1,
-                "sources": {key: _source(path) for key, (path, _) in inputs.items()},
+                "sources": sources,
                 "mirrored_back": mirror_back,
                 "stretch": {
                     "percentiles": list(STRETCH_PERCENTILES),
@@ -125,11 +170,18 @@ def ingest(
                     "source_dtype": str(raw.dtype),
                 },
                 **({"made_by": made_by} if made_by else {}),
+                **(
+                    {"registration": {side: done.provenance for side, done in registered.items()}}
+                    if registered
+                    else {}
+                ),
             }
         }
         bar.update(task, status=f"writing {where.store.name}")
         store.write_panel(where.store, arrays, attrs, overwrite=overwrite)
         bar.advance(task)
+    if registered:
+        _report_registration(name, registered)
     err.print(
         f"panel {name!r}: {arrays['xray'].shape[1]}×{arrays['xray'].shape[0]} → {where.store}"
     )

@@ -1,0 +1,193 @@
+"""Registration accuracy: photographs moved by known transforms, registered at ingest.
+
+``synth`` makes a panel with truth; its photographs, re-lit (white balance) and saved as
+JPEG alike in every case, are ingested once as they are (aligned: ``--no-register``) and
+once per case after a known similarity (shift, rotation, scale: another resolution), with
+registration. Per case: (a) the registration error, the RMS over the X-ray of the distance
+between the true and the estimated map, in X-ray pixels, for each photograph; (b) the
+default ``shared`` method's front and back PSNR after ``xraysep pipeline`` (with
+``--iterations``), against the aligned panel's, over the window that every moved photograph
+shows (and, as a difference only, over the whole panel, where the shifted camera's repeated
+edges weigh in).
+
+    uv run python benchmarks/registration.py [--size 192] [--iterations 60] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import zarr
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+from skimage.transform import AffineTransform, warp
+
+from xraysep import config
+from xraysep.core import capture, metrics
+from xraysep.core.registration.mapping import Affine, round_trip
+from xraysep.core.registration.resample import covered
+from xraysep.io import images
+from xraysep.jobs.ingest import ingest
+from xraysep.jobs.pipeline import pipeline
+from xraysep.jobs.synth import synth
+
+from common import command, machine, scratch_project
+
+WHITE_BALANCE = 0.5  # capture.white_balance strength, the same gains in every case
+JPEG = 0.1  # capture.jpeg_quality strength: quality 90
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    scale: float  # photograph pixels per X-ray pixel
+    degrees: float
+    shift: tuple[float, float]  # X-ray pixels
+
+
+CASES = (
+    Case("shift", 1.0, 0.0, (30.0, -20.0)),
+    Case("rotation", 1.0, 2.0, (-12.0, 25.0)),
+    Case("half resolution", 0.5, -1.0, (10.0, 5.0)),
+    Case("double resolution", 2.0, 1.5, (-20.0, -15.0)),
+    Case("all", 1.37, -2.0, (25.0, 30.0)),
+)
+
+
+def case_mapping(shape: tuple[int, int], scale: float, degrees: float, shift) -> Affine:
+    """The true map from X-ray pixels to the pixels of a photograph of
+    ``round(shape × scale)``: scaled and turned about the centres, the X-ray's centre seen
+    ``shift`` X-ray pixels off the photograph's."""
+    h, w = shape
+    ph, pw = round(h * scale), round(w * scale)
+    turn = Affine.similarity(scale, degrees, (0.0, 0.0))
+    centre = np.array([(w - 1) / 2, (h - 1) / 2])
+    target = np.array([(pw - 1) / 2, (ph - 1) / 2])
+    return Affine(turn.matrix, target - turn.matrix @ centre + scale * np.asarray(shift))
+
+
+def photograph(aligned: np.ndarray, truth: Affine, scale: float) -> np.ndarray:
+    """What a camera sees through ``truth`` (X-ray pixels -> its pixels) of the float RGB
+    ``aligned`` photograph, at ``scale`` times its resolution: blurred first when coarser
+    (a sensor integrates over its pixel), then cubic interpolation, edges repeated."""
+    h, w = aligned.shape[:2]
+    if scale < 1:
+        sigma = (1 / scale - 1) / 2
+        aligned = np.stack([gaussian_filter(aligned[..., c], sigma) for c in range(3)], -1)
+    back = truth.inverse()
+    matrix = np.eye(3)
+    matrix[:2, :2], matrix[:2, 2] = back.matrix, back.offset
+    shape = (round(h * scale), round(w * scale), 3)
+    moved = warp(aligned, AffineTransform(matrix=matrix), output_shape=shape, order=3, mode="edge")
+    return np.clip(moved, 0.0, 1.0).astype(np.float32)
+
+
+def write_photo(path, rgb: np.ndarray) -> None:
+    images.write_jpeg(path, images.to_uint8(rgb), capture.jpeg_quality(JPEG))
+
+
+def estimated(panel: str, side: str) -> Affine:
+    """The map from X-ray pixels to the photograph's that ingest recorded."""
+    group = zarr.open_group(config.paths(panel).store, mode="r")
+    record = group.attrs["xraysep"]["registration"][side]["photograph_to_xray"]
+    return Affine(np.array(record["matrix"]), np.array(record["offset"])).inverse()
+
+
+def seen(shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The centred window of the X-ray that every case's photograph shows: elsewhere the
+    synthetic camera repeats the panel's edge, which no registration can make right."""
+    inside = np.ones(shape, bool)
+    for case in CASES:
+        truth = case_mapping(shape, case.scale, case.degrees, case.shift)
+        taken = (round(shape[0] * case.scale), round(shape[1] * case.scale))
+        inside &= covered(truth, shape, taken)
+    h, w = shape
+    margin = next(m for m in range(min(shape) // 2) if inside[m : h - m, m : w - m].all())
+    return slice(margin, h - margin), slice(margin, w - margin)
+
+
+def separation(panel: str, iterations: int, window: tuple[slice, slice]) -> dict[str, float]:
+    """The default method's front and back PSNR over the whole panel (``pipeline``'s
+    evaluation) and over ``window``."""
+    (scores,) = pipeline(panel, method="shared", iterations=iterations).values()
+    versions = config.paths(panel).separated_store.glob("combine-*")
+    latest = max(versions, key=lambda version: version.stat().st_mtime)  # this run's model
+    separated = zarr.open_group(latest, mode="r")
+    stored = zarr.open_group(config.paths(panel).store, mode="r")
+    found = {f"{side}_whole": scores[f"{side}_psnr"] for side in ("front", "back")}
+    for side, other in (("front", "back"), ("back", "front")):
+        truth, other_truth = (stored[f"truth/{key}_xray"][window] for key in (side, other))
+        found[side] = metrics.side(separated[f"{side}_xray"][window], truth, other_truth)["psnr"]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=192)
+    parser.add_argument("--iterations", type=int, default=60, help="shared method's steps")
+    parser.add_argument("--seed", type=int, default=0, help="synth's seed")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    scratch_project("registration")
+    synth("truth", size=args.size, seed=args.seed, overwrite=True)
+    raw = config.paths("truth").raw_dir
+    rng = np.random.default_rng(args.seed)
+    lit = {
+        side: capture.white_balance(
+            np.asarray(Image.open(raw / f"{side}.png"), np.float32) / 255, WHITE_BALANCE, rng
+        )
+        for side in ("front", "back")
+    }
+    truths = {key: raw / f"{key}.tiff" for key in ("truth_front", "truth_back", "truth_hidden")}
+
+    def panel(name: str, photos: dict[str, np.ndarray], register: bool) -> None:
+        folder = config.paths(name).raw_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        for side, rgb in photos.items():
+            write_photo(folder / f"{side}.jpg", rgb)
+        ingest(
+            name, folder / "front.jpg", folder / "back.jpg", raw / "xray.tiff",
+            register=register, overwrite=True, **truths,
+        )  # fmt: skip
+
+    shape = (args.size, args.size)
+    window = seen(shape)
+    panel("aligned", lit, register=False)
+    aligned = separation("aligned", args.iterations, window)
+    rows = []
+    for number, case in enumerate(CASES):
+        truth = case_mapping(shape, case.scale, case.degrees, case.shift)
+        front = photograph(lit["front"], truth, case.scale)
+        back = photograph(lit["back"][:, ::-1], truth, case.scale)[:, ::-1]  # moved as mirrored
+        name = f"case{number}"
+        panel(name, {"front": front, "back": back}, register=True)
+        errors = [round_trip(estimated(name, side), truth, shape) for side in ("front", "back")]
+        rows.append((case, errors, separation(name, args.iterations, window)))
+
+    side = window[0].stop - window[0].start
+    print(
+        f"machine: {machine()}; panel {args.size}², shared method, {args.iterations} steps; "
+        f"PSNR over the centred {side}² window every photograph shows (whole panel: Δ only)"
+    )
+    print("| case | scale | rotation ° | shift px | front error px | back error px "
+          "| front PSNR (Δ) | back PSNR (Δ) | whole-panel Δ front, back |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| aligned | 1 | 0 | 0 | | | {aligned['front']:.2f} | {aligned['back']:.2f} | |")
+    for case, (front_error, back_error), found in rows:
+        shift = f"({case.shift[0]:g}, {case.shift[1]:g})"
+        delta = {key: found[key] - aligned[key] for key in found}
+        print(
+            f"| {case.name} | {case.scale:g} | {case.degrees:g} | {shift} | {front_error:.3f} "
+            f"| {back_error:.3f} | {found['front']:.2f} ({delta['front']:+.2f}) "
+            f"| {found['back']:.2f} ({delta['back']:+.2f}) "
+            f"| {delta['front_whole']:+.2f}, {delta['back_whole']:+.2f} |"
+        )
+    print(f"wall time {time.perf_counter() - began:.0f} s")
+    print(f"reproduce: {command()}")
+
+
+if __name__ == "__main__":
+    main()
