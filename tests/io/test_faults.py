@@ -22,7 +22,7 @@ def test_a_full_disk_during_separate_keeps_the_previous_results(project, cli):
     combine("c", method="half", register=False)
     assert cli("separate", "c")[0] == 0
     (results,) = (project / "data" / "separated" / "c.zarr").glob("combine-*")
-    shard = results / "front_xray" / "c" / "0" / "0"
+    shard = results / "front_xray" / "0" / "c" / "0" / "0"  # full resolution: level 0
     before = snapshot(project / "data") | snapshot(project / "reports")
     limit = shard.stat().st_size // 2  # a results shard cannot be written whole
 
