@@ -71,8 +71,8 @@ def test_train_and_separate_on_cuda_with_compile(project, cli):
 @cuda
 def test_shared_method_trains_on_cuda_and_separates_as_on_cpu(project, cli):
     """The shared map trains and separates in float32 under CUDA's bf16 autocast (its colour
-    distances cancel, ``core.methods.shared.model.Absorption.bumps``; in bf16 its sides were up to 7 %
-    off the CPU's), so CUDA gives the CPU's pair to within 1 % of the image's range."""
+    distances cancel, ``core.methods.shared.model.Absorption.bumps``; in bf16 its sides were
+    up to 7 % off the CPU's), so CUDA gives the CPU's pair to within 1 % of the image's range."""
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["train"] |= {"device": "cuda"}
     params["shared"] |= {"iterations": 200}
