@@ -21,6 +21,8 @@ from xraysep.errors import InputError
 Positive = Annotated[int, Field(gt=0)]
 Count = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+Mixture = Literal["beer-lambert", "linear"]
+Noise = Annotated[float, Field(ge=0)]
 
 
 class Section(BaseModel):
@@ -38,22 +40,17 @@ class Demo(Section):
     panel: str
 
 
-class Physics(Section):
-    """How ``synth`` makes a panel (``core.physics``, ``core.factors``)."""
-
-    mixture: Literal["beer-lambert", "linear"] = "beer-lambert"
-    grain: bool = True
-    noise: Annotated[float, Field(ge=0)] = 0.01
-    factors: dict[str, float] = {}
-
-
-class Synth(Physics):
-    """The default panel."""
+class Synth(Section):
+    """The default panel: every setting of ``synth`` (``core.physics``, ``core.factors``)."""
 
     size: Positive
     seed: int
     front: str
     back: str
+    mixture: Mixture
+    grain: bool
+    noise: Noise
+    factors: dict[str, float]
 
 
 class Registration(Section):
@@ -141,12 +138,17 @@ class Consistent(Section):
     smoothing: Count
 
 
-class Panel(Physics):
-    """One panel of a benchmark suite: ``synth``'s settings."""
+class Panel(Section):
+    """One panel of a benchmark suite: its pictures and seed, and whichever other settings
+    of ``synth`` it changes (the rest are ``synth``'s own defaults)."""
 
     front: str
     back: str
     seed: int
+    mixture: Mixture | None = None
+    grain: bool | None = None
+    noise: Noise | None = None
+    factors: dict[str, float] | None = None
 
 
 class Suite(Section):

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from xraysep import config
-from xraysep.core.methods import REGISTRY, recipe
+from xraysep.core.methods import REGISTRY, trainer
 from xraysep.core.methods.paper.network import NetConfig, TwoBranchNet
 from xraysep.core.methods.shared.model import SharedConfig
 from xraysep.core.training import TrainSettings, parameter_count
@@ -38,7 +38,7 @@ def test_every_trained_network_of_every_method_builds(project):
     keys = {key for method in REGISTRY.values() for key in method.trains}
     assert keys == {"12", "21", "shared"}
     for key in sorted(keys):
-        made = recipe(key)(
+        made = trainer(key).recipe(
             key, panel, settings=settings, preset=None, seed=0, iterations=None,
             checkpoint_every=0,
         )  # fmt: skip

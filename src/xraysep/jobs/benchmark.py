@@ -33,7 +33,6 @@ from xraysep import config
 from xraysep.core import device as devices
 from xraysep.core.methods import REGISTRY
 from xraysep.core.methods import method as find_method
-from xraysep.core.methods.paper.combined import ORDERS
 from xraysep.core.metrics import score
 from xraysep.core.separator import stack
 from xraysep.errors import InputError
@@ -61,8 +60,9 @@ def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dic
     truth = (loaded.truth("front"), loaded.truth("back"))
     tile = config.settings().separate.tile
     began = time.perf_counter()
-    for key in REGISTRY[methods[0]].trains:
-        preset = task.suite.preset if key in ORDERS else None
+    first = REGISTRY[methods[0]]  # a group's methods train the same networks
+    preset = task.suite.preset if first.presets else None
+    for key in first.trains:
         train_network(name, key, preset=preset, device=task.device, seed=task.seed, resume=False)
     trained = time.perf_counter() - began
     rows: dict[str, dict[str, float]] = {}

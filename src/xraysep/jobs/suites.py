@@ -172,7 +172,7 @@ def method_settings(method: str, preset: str) -> dict[str, Any]:
     """The ``params.yaml`` values that ``method`` reads, for the records' fingerprints."""
     chosen = config.settings()
     values: dict[str, Any] = {"train": {"seed_from": "benchmark.seeds"}}
-    if REGISTRY[method].trains == ORDERS:
+    if REGISTRY[method].presets:
         values["preset"] = chosen.preset(preset).values()
     section = getattr(chosen, method, None)
     if isinstance(section, settings.Section):

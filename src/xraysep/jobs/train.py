@@ -96,7 +96,7 @@ def train(
                 train_network(
                     name,
                     key,
-                    preset=preset if key in ORDERS else None,
+                    preset=preset if methods.trainer(key).presets else None,
                     iterations=iterations,
                     device=device,
                     seed=seed,
@@ -148,7 +148,7 @@ def train_network(
     where = config.paths(name)
     defaults = config.settings().train
     panel = store.open_panel(where.store, name)
-    made = methods.recipe(key)(
+    made = methods.trainer(key).recipe(
         key,
         panel,
         settings=config.settings(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from xraysep.core.methods.base import Method, Recipe
+from xraysep.core.methods.base import Method
 from xraysep.core.methods.baselines import HALF, LINEAR
 from xraysep.core.methods.paper import CONSISTENT, PAPER
 from xraysep.core.methods.shared import SHARED
@@ -35,10 +35,10 @@ def method(name: str) -> Method:
     return REGISTRY[name]
 
 
-def recipe(key: str) -> Recipe:
-    """The recipe of the trained network ``key`` (``12``, ``21``, ``shared``): the first
-    method that trains it builds it (methods that share a network share its recipe)."""
+def trainer(key: str) -> Method:
+    """The method whose recipe builds the trained network ``key`` (``12``, ``21``,
+    ``shared``): the first that trains it (methods that share a network share its recipe)."""
     for entry in REGISTRY.values():
         if key in entry.trains and entry.recipe is not None:
-            return entry.recipe
+            return entry
     raise InputError(f"network {key!r}: no method trains it")

@@ -107,8 +107,9 @@ class Method:
 
     ``trains`` lists the keys of the networks it trains, each an instance of ``network``
     saved as its own model file; ``recipe`` builds each of them for training; ``combine``
-    makes its separator, an instance of ``separator``. Model classes carry ``KIND`` (the
-    kind a model file records), ``to_config`` and ``from_config``."""
+    makes its separator, an instance of ``separator``; ``presets`` says whether its networks
+    take a training preset of ``params.yaml`` (``--preset``). Model classes carry ``KIND``
+    (the kind a model file records), ``to_config`` and ``from_config``."""
 
     name: str
     summary: str
@@ -117,3 +118,4 @@ class Method:
     separator: type[nn.Module]
     network: type[nn.Module] | None = None
     recipe: Recipe | None = None
+    presets: bool = False

@@ -115,6 +115,7 @@ PAPER = Method(
     separator=CombinedModel,
     network=TwoBranchNet,
     recipe=ordering_recipe,
+    presets=True,
 )
 CONSISTENT = Method(
     "consistent",
@@ -124,4 +125,5 @@ CONSISTENT = Method(
     separator=CombinedModel,
     network=TwoBranchNet,
     recipe=ordering_recipe,
+    presets=True,
 )
