@@ -100,7 +100,7 @@ def write_panel(
         if panel_exists(path) and not overwrite:
             raise InputError(f"{path}: panel {path.stem!r} exists; pass --overwrite to replace it")
         with atomic_dir(path) as temporary:
-            group = zarr.open_group(temporary, mode="w", zarr_format=3, attributes=attrs)
+            group = zarr.open_group(temporary, mode="w-", zarr_format=3, attributes=attrs)
             write_arrays(group, arrays)
 
 

@@ -57,7 +57,7 @@ def ensure_results_store(path: Path) -> None:
     """Create the results store's root group, atomically, if it does not exist yet."""
     if not (path / "zarr.json").is_file():
         with atomic_dir(path) as temporary:
-            zarr.open_group(temporary, mode="w", zarr_format=3)
+            zarr.open_group(temporary, mode="w-", zarr_format=3)
 
 
 def outputs(model: checkpoints.Separator) -> dict[str, torch.nn.Module]:
@@ -248,7 +248,7 @@ def separate(
             temporary = stack.enter_context(atomic_dir(job.where.separated_store / job.version))
             group = zarr.open_group(
                 temporary,
-                mode="w",
+                mode="w-",  # the temporary is new and empty; "w" would delete and remake it
                 zarr_format=3,
                 attributes={
                     "model": str(job.model),
