@@ -242,6 +242,15 @@ def evaluate(name: Panel, device: Device = None) -> None:
 
 
 @app.command()
+def report(name: Panel) -> None:
+    """Write reports/NAME/index.html: photographs, X-rays, separated sides and uncertainty
+    side by side, zoomed together, with the metrics (evaluate writes it too)."""
+    from xraysep.jobs.report import report as run
+
+    run(name)
+
+
+@app.command()
 def pipeline(
     name: Panel,
     method: Method = None,

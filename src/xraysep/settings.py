@@ -180,6 +180,14 @@ class Separate(Section):
     block: Positive
 
 
+class Report(Section):
+    """The panel's page (``jobs/report.py``): how its tiles are written."""
+
+    tile: Annotated[int, Field(ge=16, le=4096)]
+    compression: Annotated[int, Field(ge=0, le=9)]
+    workers: Positive
+
+
 class Settings(Section):
     """The whole of ``params.yaml``."""
 
@@ -193,6 +201,7 @@ class Settings(Section):
     consistent: Consistent
     benchmark: Benchmark
     separate: Separate
+    report: Report
 
     def preset(self, name: str) -> Preset:
         """The training preset ``name``, or a one-line error listing them."""

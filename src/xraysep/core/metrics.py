@@ -15,6 +15,15 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 DATA_RANGE = 1.0
+HEADERS = {  # metric -> short header, in table order (the terminal's table fits 80 columns)
+    "recon_mse": "recon MSE",
+    "recon_mae": "recon MAE",
+    "front_psnr": "front PSNR",
+    "front_ssim": "front SSIM",
+    "back_psnr": "back PSNR",
+    "back_ssim": "back SSIM",
+    "crosstalk": "crosstalk",
+}
 
 
 def reconstruction(xray: np.ndarray, front: np.ndarray, back: np.ndarray) -> dict[str, float]:

@@ -3,8 +3,9 @@
 
 The paper's model gives order 12, order 21 and the combined pair (and, with the consistent
 rule, the sum-consistent pair first); other methods give their one result. Writes
-``reports/<panel>/metrics.json`` and the paper-style figure, prints a table, and logs both to
-an MLflow ``evaluate`` run.
+``reports/<panel>/metrics.json`` and the paper-style figure, then the panel's page with them
+(``jobs.report``) where the model's results exist, prints a table, and logs all three (the
+page without its tiles) to an MLflow ``evaluate`` run.
 """
 
 from __future__ import annotations
@@ -20,30 +21,22 @@ from rich.table import Table
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core.metrics import score
+from xraysep.core.metrics import HEADERS, score
 from xraysep.core.separator import Separator, separate, stack
 from xraysep.io import checkpoints, locks, store, tracking
 from xraysep.io.atomic import atomic_file
-from xraysep.io.console import out
+from xraysep.io.console import out, warn
 from xraysep.io.figures import paper_figure, save_figure
-
-COLUMNS = {  # metric -> short header, so the table fits 80 columns
-    "recon_mse": "recon MSE",
-    "recon_mae": "recon MAE",
-    "front_psnr": "front PSNR",
-    "front_ssim": "front SSIM",
-    "back_psnr": "back PSNR",
-    "back_ssim": "back SSIM",
-    "crosstalk": "crosstalk",
-}
+from xraysep.jobs.report import report
+from xraysep.jobs.separate import model_version
 
 
 def metrics_table(metrics: dict[str, dict[str, float]], title: str) -> Table:
     table = Table(title=title)
     table.add_column("approach")
-    columns = [c for c in COLUMNS if any(c in row for row in metrics.values())]
+    columns = [c for c in HEADERS if any(c in row for row in metrics.values())]
     for column in columns:
-        table.add_column(COLUMNS[column], justify="right")
+        table.add_column(HEADERS[column], justify="right")
     for approach, row in metrics.items():
         table.add_row(approach, *(f"{row[c]:.4f}" if c in row else "" for c in columns))
     return table
@@ -112,5 +105,20 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
         mlflow.log_figure(figure, "figure.png")
         save_figure(figure, figure_path)
         mlflow.log_artifact(str(where.metrics))
+        if (page := page_of_results(name, where)) is not None:
+            mlflow.log_artifact(str(page))  # the page alone: its tiles stay in reports/
     out.print(metrics_table(metrics, f"panel {name}"))
     return metrics
+
+
+def page_of_results(name: str, where: config.Paths) -> Path | None:
+    """The panel's page (``jobs.report``) with these metrics, where the combined model's
+    results exist; else a warning saying how to make them, and None."""
+    results = where.separated_store / model_version(where.combine_model)
+    if not (results / "zarr.json").is_file():
+        warn(
+            f"{results}: no results of this model, so no page; run `xraysep separate {name}`, "
+            f"then `xraysep report {name}`"
+        )
+        return None
+    return report(name)
