@@ -200,7 +200,7 @@
       `${width} × ${height} pixels`,
       `method ${page.method}`,
       `model ${page.model_version}`,
-      `${page.levels.length} levels of ${page.tile}² tiles`,
+      `${page.levels.length} level${page.levels.length === 1 ? "" : "s"} of ${page.tile}² tiles`,
       `made ${page.made}`,
     ];
     document.getElementById("facts").textContent = facts.join(" · ");
