@@ -245,15 +245,16 @@ def report(name: str) -> Path:
     against another writer (``io.locks``)."""
     where = config.paths(name)
     page = where.reports_dir / "index.html"
-    with locks.reading(where.separated_store), locks.writing(page):
-        path = results_group(where, None)
+    with locks.reading(where.separated_store):
+        path = results_group(where, None)  # first: a refused page leaves no folder behind
         group = zarr.open_group(path, mode="r", zarr_format=3)
         panes = panes_of(path, group)
         size = tuple(panes[0].stored[0].shape[-2:])
         html = page_html(name, group, panes, size)
-        with atomic_dir(where.reports_dir / "tiles") as folder:
-            count = write_tiles(folder, panes, size)
-        with atomic_file(page) as temporary:
-            temporary.write_text(html, encoding="utf-8")
+        with locks.writing(page):
+            with atomic_dir(where.reports_dir / "tiles") as folder:
+                count = write_tiles(folder, panes, size)
+            with atomic_file(page) as temporary:
+                temporary.write_text(html, encoding="utf-8")
     err.print(f"{name}: page with {len(panes)} images, {count} tiles from {path.name} → {page}")
     return page
