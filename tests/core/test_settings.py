@@ -87,6 +87,10 @@ def edited(change) -> str:
             lambda p: p["shared"].update(thickness=0),
             "params.yaml: shared: refine = 0.4 refines with the thickness fit",
         ),
+        (
+            lambda p: p["report"].update(compression=10),
+            "params.yaml: report.compression: input should be less than or equal to 9 (got 10)",
+        ),
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_the_key(change, message):

@@ -10,7 +10,9 @@ import pytest
 
 from conftest import strip_ansi
 
-COMMANDS = ("synth", "ingest", "train", "combine", "separate", "evaluate", "demo", "methods")
+COMMANDS = (
+    "synth", "ingest", "train", "combine", "separate", "evaluate", "report", "demo", "methods",
+)  # fmt: skip
 
 
 def test_help_lists_every_command(cli):

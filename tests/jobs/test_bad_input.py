@@ -205,6 +205,11 @@ CLI_ROWS = [
         "{root}/data/panels/nopanel.zarr: panel 'nopanel' not found",
     ),
     (
+        "report on a missing panel",
+        ["report", "nopanel"],
+        "{root}/data/panels/nopanel.zarr: panel 'nopanel' not found",
+    ),
+    (
         "export to an unknown format",
         ["export", "p", "--format", "png"],
         "--format png: unknown; use ome-tiff",

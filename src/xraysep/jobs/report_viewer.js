@@ -50,10 +50,10 @@
 
   const panes = page.panes.map(makePane);
 
-  // The coarsest level that still has a pixel for every screen pixel (the finest when
+  // The coarsest level that still has a pixel for every device pixel (the finest when
   // zoomed in beyond full resolution).
   function levelShown() {
-    const wanted = Math.floor(Math.log2(1 / view.scale));
+    const wanted = Math.floor(Math.log2(1 / (view.scale * window.devicePixelRatio)));
     return Math.max(0, Math.min(coarsest, wanted));
   }
 
@@ -136,7 +136,7 @@
 
   function fitScale() {
     const frame = panes[0].frame;
-    return Math.min(frame.clientWidth / width, frame.clientHeight / height);
+    return Math.min(frame.clientWidth / width, frame.clientHeight / height) || 1; // 0: hidden
   }
 
   // The whole panel, centred in every pane.
