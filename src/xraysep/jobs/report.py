@@ -23,7 +23,7 @@ import json
 import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -76,7 +76,8 @@ class Pane:
             rgb = np.moveaxis(values, 0, -1)
             if values.dtype == np.uint8:
                 return rgb
-            return np.rint(rgb * (255.0 / np.iinfo(values.dtype).max)).astype(np.uint8)
+            scale = np.float32(255.0 / np.iinfo(values.dtype).max)
+            return np.rint(rgb.astype(np.float32) * scale).astype(np.uint8)
         scaled = images.to_uint8((values - self.low) / (self.high - self.low))
         return MAGMA[scaled] if self.kind == "heat" else scaled
 
@@ -113,10 +114,10 @@ def with_ranges(panes: list[Pane]) -> list[Pane]:
     ranged = []
     for pane in panes:
         if pane.kind == "grey":
-            pane = Pane(pane.name, pane.title, pane.kind, pane.stored, low, max(high, low + 1e-6))
+            pane = replace(pane, low=low, high=max(high, low + 1e-6))
         elif pane.kind == "heat":
             top = float(np.percentile(smallest[pane.name], 99))
-            pane = Pane(pane.name, pane.title, pane.kind, pane.stored, 0.0, top if top > 0 else 1.0)
+            pane = replace(pane, low=0.0, high=top if top > 0 else 1.0)
         ranged.append(pane)
     return ranged
 
@@ -134,7 +135,7 @@ def tiles_of(
 
 
 def write_png(path: Path, pixels: np.ndarray, compression: int) -> None:
-    """One tile: the folder it goes in is a temporary of the whole set, so no file of its own."""
+    """Write one tile, in place: the folder of all tiles is the temporary (:func:`report`)."""
     Image.fromarray(pixels).save(path, format="PNG", compress_level=compression)
 
 
