@@ -134,6 +134,15 @@ def test_evaluate_writes_the_page_with_its_metrics_and_logs_it(project_c, cli):
     assert "index.html" in logged
 
 
+def test_evaluate_without_results_of_its_model_says_how_to_make_the_page(project_c, cli):
+    shutil.rmtree(results(project_c).store.root)
+    code, _, err = cli("evaluate", "c")
+    assert code == 0, err
+    assert "xraysep: warning: " in err and "no results of this model, so no page; run " in err
+    assert "`xraysep separate c`, then `xraysep report c`" in err
+    assert not (project_c / "reports" / "c" / "index.html").exists()
+
+
 def test_a_second_run_replaces_the_page_and_a_failed_one_changes_nothing(
     project_c, cli, monkeypatch
 ):
