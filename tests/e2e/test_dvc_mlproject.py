@@ -123,12 +123,12 @@ def test_dvc_push_then_pull_into_an_empty_workspace_gives_byte_identical_panels(
     before = tree_bytes(repo / "data")
     assert {"panels/demo.zarr/zarr.json", "panels/wing.zarr/zarr.json"} <= before.keys()
 
-    pushed = sh(repo, sys.executable, "-m", "dvc", "push")
+    pushed = sh(repo, sys.executable, "-m", "dvc", "push", "synth", "ingest", "data/raw/wing.dvc")
     assert "pushed" in pushed.stdout
     for out in ("raw/demo", "raw/wing", "panels/demo.zarr", "panels/wing.zarr"):
         shutil.rmtree(repo / "data" / out)
     shutil.rmtree(repo / ".dvc" / "cache")
-    sh(repo, sys.executable, "-m", "dvc", "pull")
+    sh(repo, sys.executable, "-m", "dvc", "pull", "synth", "ingest", "data/raw/wing.dvc")
     after = tree_bytes(repo / "data")
     assert after.keys() == before.keys()
     assert all(after[name] == content for name, content in before.items())
