@@ -51,9 +51,19 @@ Method = Annotated[
 @app.command()
 def ingest(
     name: Panel,
-    front: Annotated[Path, typer.Option(help="Front photograph (RGB TIFF, PNG or JPEG).")],
-    back: Annotated[Path, typer.Option(help="Back photograph (RGB), as photographed from behind.")],
-    xray: Annotated[Path, typer.Option(help="Mixed X-radiograph (grey TIFF, PNG or JPEG).")],
+    front: Annotated[
+        Path | None,
+        typer.Option(
+            help="Front photograph (RGB TIFF, PNG or JPEG). Without --front, --back and "
+            "--xray: the files of data/raw/NAME/ with NAME's options in params.yaml's panels."
+        ),
+    ] = None,
+    back: Annotated[
+        Path | None, typer.Option(help="Back photograph (RGB), as photographed from behind.")
+    ] = None,
+    xray: Annotated[
+        Path | None, typer.Option(help="Mixed X-radiograph (grey TIFF, PNG or JPEG).")
+    ] = None,
     mirror_back: Annotated[
         bool, typer.Option(help="Mirror the back photograph into the X-ray's frame.")
     ] = True,
@@ -96,7 +106,24 @@ def ingest(
     """Read image files into the zarr panel store: mirror the back, register the photographs
     to the X-ray, stretch the X-ray 1–99 %."""
     from xraysep.jobs.ingest import ingest as run
+    from xraysep.jobs.ingest import ingest_listed
 
+    given = {"--front": front, "--back": back, "--xray": xray}
+    if not any(given.values()):
+        extras = {"--truth-front": truth_front, "--truth-back": truth_back,
+                  "--truth-hidden": truth_hidden, "--front-points": front_points,
+                  "--back-points": back_points}  # fmt: skip
+        if used := [option for option, path in extras.items() if path is not None]:
+            raise InputError(
+                f"{', '.join(used)}: goes with --front, --back and --xray; "
+                f"without them every file comes from data/raw/{name}/"
+            )
+        ingest_listed(name, overwrite=overwrite)
+        return
+    if missing := [option for option, path in given.items() if path is None]:
+        raise InputError(
+            f"{', '.join(missing)}: missing; give all three files, or none to read data/raw/{name}/"
+        )
     run(
         name,
         front,
@@ -110,6 +137,44 @@ def ingest(
         register=register,
         front_points=front_points,
         back_points=back_points,
+    )
+
+
+@app.command()
+def add(
+    name: Panel,
+    front: Annotated[Path, typer.Option(help="Front photograph (RGB TIFF, PNG or JPEG).")],
+    back: Annotated[Path, typer.Option(help="Back photograph (RGB), as photographed from behind.")],
+    xray: Annotated[Path, typer.Option(help="Mixed X-radiograph (grey TIFF, PNG or JPEG).")],
+    front_points: Annotated[
+        Path | None, typer.Option(help="CSV of control points for the front (see ingest).")
+    ] = None,
+    back_points: Annotated[
+        Path | None, typer.Option(help="CSV of control points for the back (see ingest).")
+    ] = None,
+    aligned: Annotated[
+        bool,
+        typer.Option(help="The photographs are in the X-ray's frame already: no registration."),
+    ] = False,
+    mirror_back: Annotated[
+        bool, typer.Option(help="Mirror the back photograph into the X-ray's frame.")
+    ] = True,
+    overwrite: Overwrite = False,
+) -> None:
+    """Copy a panel's scans to data/raw/NAME/ and list it in params.yaml, for `dvc add` and
+    `dvc repro`."""
+    from xraysep.jobs.add import add as run
+
+    run(
+        name,
+        front,
+        back,
+        xray,
+        front_points=front_points,
+        back_points=back_points,
+        aligned=aligned,
+        mirror_back=mirror_back,
+        overwrite=overwrite,
     )
 
 
@@ -150,6 +215,13 @@ def synth(
             "(docs/benchmarks.md, Physics). [params: synth.factors]"
         ),
     ] = None,
+    ingest: Annotated[
+        bool,
+        typer.Option(
+            help="Ingest the files written to data/raw/NAME/; --no-ingest leaves that to "
+            "`xraysep ingest NAME` (the DVC pipeline's ingest stage)."
+        ),
+    ] = True,
     overwrite: Overwrite = False,
 ) -> None:
     """Simulate a double-sided panel with ground truth and ingest it."""
@@ -165,7 +237,7 @@ def synth(
     }
     if factor is not None:
         settings["factors"] = dict(parse_factor(text) for text in factor)
-    run(name, **settings, overwrite=overwrite)
+    run(name, **settings, overwrite=overwrite, ingest_it=ingest)
 
 
 @app.command()

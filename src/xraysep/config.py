@@ -9,14 +9,11 @@ working directory. ``params.yaml`` is the single source of tunables; nothing her
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from xraysep.errors import InputError
-from xraysep.settings import Preset, Settings, parse
-
-PANEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from xraysep.settings import PANEL_NAME, Preset, Settings, parse
 
 
 def project_root() -> Path:

@@ -11,10 +11,11 @@ nowhere else.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xraysep.errors import InputError
 
@@ -23,6 +24,8 @@ Count = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Mixture = Literal["beer-lambert", "linear"]
 Noise = Annotated[float, Field(ge=0)]
+# what a panel may be called: it names a folder, a zarr store and an MLflow experiment
+PANEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class Section(BaseModel):
@@ -38,6 +41,20 @@ class Section(BaseModel):
 
 class Demo(Section):
     panel: str
+
+
+class PanelEntry(Section):
+    """How the pipeline ingests one listed panel from its raw folder ``data/raw/<panel>/``."""
+
+    aligned: bool = False  # photographs already in the X-ray's frame: no registration
+    mirror_back: bool = True  # the back photograph as taken from behind
+
+
+def _panel_names(panels: dict[str, PanelEntry]) -> dict[str, PanelEntry]:
+    for name in panels:
+        if not PANEL_NAME.match(name) or ".." in name:
+            raise ValueError(f"{name!r} is not a panel name (letters, digits, '_', '-', '.')")
+    return panels
 
 
 class Synth(Section):
@@ -193,6 +210,7 @@ class Settings(Section):
 
     method: str
     demo: Demo
+    panels: Annotated[dict[str, PanelEntry], AfterValidator(_panel_names)]
     synth: Synth
     ingest: Ingest
     train: Train

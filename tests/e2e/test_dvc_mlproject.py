@@ -14,6 +14,7 @@ import sys
 import mlflow
 import pytest
 import yaml
+import zarr
 
 from conftest import REPO, tool_env
 
@@ -42,9 +43,14 @@ def repo(project):
     return project
 
 
-def test_dvc_repro_rebuilds_then_skips_then_reruns_only_what_changed(repo):
+def stages(*names: str, panel: str = "demo") -> list[str]:
+    return [f"{name}@{panel}" for name in names]
+
+
+def test_dvc_repro_rebuilds_then_skips_then_reruns_only_what_changed(repo, cli):
     first = sh(repo, sys.executable, "-m", "dvc", "repro")
-    assert ran(first.stdout) == ["synth", "train", "combine", "separate", "evaluate"]
+    pipeline = ("ingest", "train", "combine", "separate", "evaluate")
+    assert ran(first.stdout) == ["synth", *stages(*pipeline)]
     second = sh(repo, sys.executable, "-m", "dvc", "repro")
     assert ran(second.stdout) == [] and "Data and pipelines are up to date" in second.stdout
 
@@ -53,7 +59,7 @@ def test_dvc_repro_rebuilds_then_skips_then_reruns_only_what_changed(repo):
     params["presets"]["paper"]["lr"] = 0.5  # not the preset in use: nothing depends on it
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     third = sh(repo, sys.executable, "-m", "dvc", "repro")
-    assert ran(third.stdout) == ["separate"]
+    assert ran(third.stdout) == stages("separate")
 
     shown = sh(repo, sys.executable, "-m", "dvc", "metrics", "show", "--json").stdout
     assert "combined" in shown and "front_psnr" in shown
@@ -64,7 +70,7 @@ def test_dvc_repro_rebuilds_then_skips_then_reruns_only_what_changed(repo):
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     (panel_hash,) = {
         out["md5"]
-        for out in lock["stages"]["synth"]["outs"]
+        for out in lock["stages"]["ingest@demo"]["outs"]
         if out["path"] == "data/panels/demo.zarr"
     }
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
@@ -74,6 +80,58 @@ def test_dvc_repro_rebuilds_then_skips_then_reruns_only_what_changed(repo):
     for run in runs:
         assert run.data.tags["xraysep.panel_data_hash"] == panel_hash
         assert run.data.tags["xraysep.git_commit"].startswith(commit)
+
+    # a user's panel: `xraysep add`, `dvc add`, `dvc repro` runs its stages and only those
+    scans = add_scans(repo, cli, "wing")
+    assert "wing: {}" in (repo / "params.yaml").read_text()
+    sh(repo, sys.executable, "-m", "dvc", "add", "data/raw/wing")
+    fourth = sh(repo, sys.executable, "-m", "dvc", "repro")
+    assert ran(fourth.stdout) == stages(*pipeline, panel="wing")
+    registered = zarr.open_group(repo / "data" / "panels" / "wing.zarr", mode="r").attrs
+    assert set(registered["xraysep"]["registration"]) == {"front", "back"}
+    assert (repo / "data" / "raw" / "wing" / "front.png").read_bytes() == scans["front"]
+    shown = sh(repo, sys.executable, "-m", "dvc", "metrics", "show", "--json").stdout
+    assert "reports/wing/metrics.json" in shown
+
+
+def add_scans(repo, cli, name: str) -> dict[str, bytes]:
+    """Synthesise scans into a folder outside the project's raw folders (as a user's own
+    files are), then `xraysep add` them as panel ``name``; returns the scans' bytes."""
+    code, _, err = cli("synth", "scans", "--size", "64", "--no-ingest")
+    assert code == 0, err
+    scans = repo / "scans"
+    shutil.move(repo / "data" / "raw" / "scans", scans)
+    files = {"front": scans / "front.png", "back": scans / "back.png", "xray": scans / "xray.tiff"}
+    code, _, err = cli("add", name, *(f"--{role}={path}" for role, path in files.items()))
+    assert code == 0, err
+    return {role: path.read_bytes() for role, path in files.items()}
+
+
+def tree_bytes(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_dvc_push_then_pull_into_an_empty_workspace_gives_byte_identical_panels(
+    repo, cli, tmp_path_factory
+):
+    shutil.copy(REPO / ".dvc" / "config", repo / ".dvc" / "config")  # the example remote
+    remote = tmp_path_factory.mktemp("remote")
+    sh(repo, sys.executable, "-m", "dvc", "remote", "modify", "--local", "backup", "url", remote)
+    add_scans(repo, cli, "wing")
+    sh(repo, sys.executable, "-m", "dvc", "add", "data/raw/wing")
+    sh(repo, sys.executable, "-m", "dvc", "repro", "ingest")  # the demo's synth, both ingests
+    before = tree_bytes(repo / "data")
+    assert {"panels/demo.zarr/zarr.json", "panels/wing.zarr/zarr.json"} <= before.keys()
+
+    pushed = sh(repo, sys.executable, "-m", "dvc", "push", "synth", "ingest", "data/raw/wing.dvc")
+    assert "pushed" in pushed.stdout
+    for out in ("raw/demo", "raw/wing", "panels/demo.zarr", "panels/wing.zarr"):
+        shutil.rmtree(repo / "data" / out)
+    shutil.rmtree(repo / ".dvc" / "cache")
+    sh(repo, sys.executable, "-m", "dvc", "pull", "synth", "ingest", "data/raw/wing.dvc")
+    after = tree_bytes(repo / "data")
+    assert after.keys() == before.keys()
+    assert all(after[name] == content for name, content in before.items())
 
 
 def test_mlflow_run_train_entry_point(repo, cli):

@@ -46,7 +46,7 @@ def test_synth_cli_builds_a_panel_with_truth(project, cli):
     assert group["truth/front_xray"].shape == group["truth/back_xray"].shape == (40, 40)
     assert {p.name for p in (project / "data" / "raw" / "s1").iterdir()} == {
         "front.png", "back.png", "xray.tiff", "truth_front.tiff", "truth_back.tiff",
-        "truth_hidden.tiff",
+        "truth_hidden.tiff", "made_by.json",
     }  # fmt: skip
     made = dict(group.attrs)["xraysep"]["made_by"]["synth"]
     assert made["factors"] == {"support": 0.5, "underpainting": 0.5}

@@ -6,7 +6,8 @@ of each side and of what neither photograph shows), checks that they fit togethe
 the back photograph into the X-ray frame, registers each photograph to the X-ray when asked
 (``jobs/register.py``), stretches the X-ray and writes everything into
 ``data/panels/<name>.zarr`` in one atomic step; only then the registration check pictures
-(to ``reports/<name>/`` and MLflow).
+(to ``reports/<name>/`` and MLflow). A listed panel is ingested from its raw folder
+without naming files (:func:`ingest_listed`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import numpy as np
 from xraysep import config
 from xraysep.core.preprocess import STRETCH_PERCENTILES, stretch, stretch_limits, stretch_side
 from xraysep.errors import InputError
-from xraysep.io import images, store, tracking
+from xraysep.io import images, raw_folder, store, tracking
 from xraysep.io.console import err, progress
 from xraysep.jobs import register as registration
+from xraysep.settings import PanelEntry
 
 
 def _source(path: Path) -> dict[str, str]:
@@ -186,3 +188,27 @@ def ingest(
         f"panel {name!r}: {arrays['xray'].shape[1]}×{arrays['xray'].shape[0]} → {where.store}"
     )
     return where.store
+
+
+def ingest_listed(name: str, *, overwrite: bool = False) -> Path:
+    """Ingest panel ``name`` from its raw folder (``io.raw_folder``) with the options of its
+    ``panels`` entry in ``params.yaml`` (the defaults where it is not listed): the door of
+    the DVC pipeline's ingest stage, which names no files."""
+    where = config.paths(name)
+    files = raw_folder.find(where.raw_dir)
+    entry = config.settings().panels.get(name, PanelEntry())
+    return ingest(
+        name,
+        files.front,
+        files.back,
+        files.xray,
+        mirror_back=entry.mirror_back,
+        truth_front=files.truth_front,
+        truth_back=files.truth_back,
+        truth_hidden=files.truth_hidden,
+        overwrite=overwrite,
+        made_by=raw_folder.made_by(where.raw_dir),
+        register=not entry.aligned,
+        front_points=files.front_points,
+        back_points=files.back_points,
+    )

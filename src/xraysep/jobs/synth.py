@@ -2,15 +2,16 @@
 
 Writes the raw files a real scan would give (front photograph, back photograph as seen from
 behind, the mixed X-ray, and the true X-rays of each side and of what neither photograph
-shows) to ``data/raw/<name>/``, then ingests them like any other panel, so synthetic and real
-panels go through exactly the same path. The named factors of :mod:`xraysep.core.factors`
-make the X-ray more than a function of the visible colours; the capture's factors change the
-files the methods read (shifted, re-lit or JPEG photographs, a non-linear film), never the
-truth.
+shows) to the raw folder ``data/raw/<name>/`` (``io.raw_folder``), then ingests them like any
+other panel, so synthetic and real panels go through exactly the same path. The named factors
+of :mod:`xraysep.core.factors` make the X-ray more than a function of the visible colours;
+the capture's factors change the files the methods read (shifted, re-lit or JPEG
+photographs, a non-linear film), never the truth.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from xraysep.core import capture
 from xraysep.core.factors import check_factors
 from xraysep.core.physics import Mixture, Physics, radiograph
 from xraysep.errors import InputError
-from xraysep.io import images, store
+from xraysep.io import images, raw_folder, store
 from xraysep.io.atomic import atomic_dir
 from xraysep.jobs.ingest import ingest
 
@@ -87,8 +88,11 @@ def synth(
     noise: float = 0.01,
     factors: dict[str, float] | None = None,
     overwrite: bool = False,
+    ingest_it: bool = True,
 ) -> Path:
-    """Simulate panel ``name`` and ingest it with its truth arrays; returns the store path."""
+    """Simulate panel ``name``'s raw files and ingest them with their truth arrays; returns the
+    store's path, or with ``ingest_it`` false (the DVC pipeline's ingest stage follows) the raw
+    folder's."""
     where = config.paths(name)
     factors = check_factors(factors)
     if size < 16:
@@ -97,7 +101,7 @@ def synth(
         raise InputError(f"front and back source are both {front!r}; choose two different images")
     if mixture not in Mixture.__args__:
         raise InputError(f"mixture {mixture!r}: unknown; choose beer-lambert or linear")
-    if store.panel_exists(where.store) and not overwrite:
+    if ingest_it and store.panel_exists(where.store) and not overwrite:
         raise InputError(f"{where.store}: panel {name!r} exists; pass --overwrite to replace it")
     physics = Physics(mixture=mixture, grain=grain, noise=noise, factors=factors)
     rng = np.random.default_rng(seed)
@@ -110,6 +114,16 @@ def synth(
     quality = capture.jpeg_quality(factors.get("jpeg", 0.0))
     suffix = ".png" if quality is None else ".jpg"
 
+    settings = {
+        "size": size,
+        "seed": seed,
+        "front": front,
+        "back": back,
+        "mixture": mixture,
+        "grain": grain,
+        "noise": noise,
+        "factors": factors,
+    }
     with atomic_dir(where.raw_dir) as raw:
         for side, photo in (("front", front_photo), ("back", back_photo)):
             if quality is None:
@@ -120,26 +134,19 @@ def synth(
         images.write_tiff(raw / "truth_front.tiff", result.front_xray)
         images.write_tiff(raw / "truth_back.tiff", result.back_xray)
         images.write_tiff(raw / "truth_hidden.tiff", result.hidden_xray)
+        (raw / raw_folder.MADE_BY).write_text(json.dumps({"synth": settings}, indent=2) + "\n")
+    if not ingest_it:
+        return where.raw_dir
+    files = raw_folder.find(where.raw_dir)
     return ingest(
         name,
-        where.raw_dir / f"front{suffix}",
-        where.raw_dir / f"back{suffix}",
-        where.raw_dir / "xray.tiff",
+        files.front,
+        files.back,
+        files.xray,
         mirror_back=True,
-        truth_front=where.raw_dir / "truth_front.tiff",
-        truth_back=where.raw_dir / "truth_back.tiff",
-        truth_hidden=where.raw_dir / "truth_hidden.tiff",
+        truth_front=files.truth_front,
+        truth_back=files.truth_back,
+        truth_hidden=files.truth_hidden,
         overwrite=overwrite,
-        made_by={
-            "synth": {
-                "size": size,
-                "seed": seed,
-                "front": front,
-                "back": back,
-                "mixture": mixture,
-                "grain": grain,
-                "noise": noise,
-                "factors": factors,
-            }
-        },
+        made_by=raw_folder.made_by(where.raw_dir),
     )
