@@ -14,7 +14,10 @@ import pytest
 from conftest import REPO
 
 README_MAX_LINES = 250
-CI_COMMAND = "python3 -m pip install -q uv && uv sync --locked && uv run pytest"
+CI_COMMAND = (  # the page test drives Debian's Chromium (tests/jobs/test_report.py)
+    "(command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)) "
+    ">/dev/null && python3 -m pip install -q uv && uv sync --locked && uv run pytest"
+)
 
 # docs/<file> then, optionally, a section: "#anchor", or ", Section Name" up to a closing
 # parenthesis (the section may be in double quotes, the file in quotes or backticks). A
@@ -107,6 +110,7 @@ def test_readme_is_a_short_guide_that_starts_with_the_ci_command():
     lines = readme.splitlines()
     assert len(lines) < README_MAX_LINES, f"README.md has {len(lines)} lines"
     assert CI_COMMAND in "\n".join(lines[:20])
+    assert (REPO / ".ci" / "run").read_text().rstrip().endswith(CI_COMMAND)
 
 
 def test_readme_links_resolve():

@@ -31,12 +31,17 @@ def test_mlproject_entry_points_are_thin_cli_calls():
 
 def test_dvc_pipeline_stages():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == ["synth", "train", "combine", "separate", "evaluate"]
-    assert stages["train"]["cmd"] == "xraysep train ${demo.panel} --method ${method}"
-    assert stages["train"]["outs"] == ["models/${demo.panel}/trained"]
-    for name, stage in stages.items():
-        assert stage["cmd"].startswith("xraysep "), name
-    assert "presets.${train.preset}" in stages["train"]["params"]
-    assert stages["evaluate"]["metrics"] == [
-        {"reports/${demo.panel}/metrics.json": {"cache": False}}
-    ]
+    assert list(stages) == ["synth", "ingest", "train", "combine", "separate", "evaluate"]
+    assert stages["synth"]["outs"] == ["data/raw/${demo.panel}"]
+    per_panel = {name: stage["do"] for name, stage in stages.items() if name != "synth"}
+    for name, stage in per_panel.items():  # one stage per listed panel, its own entry only
+        assert stages[name]["foreach"] == "${panels}", name
+        assert stage["cmd"].startswith(f"xraysep {name} ${{key}}"), name
+    assert stages["synth"]["cmd"].startswith("xraysep synth ")
+    assert per_panel["ingest"]["params"] == ["ingest", "panels.${key}"]
+    assert per_panel["train"]["outs"] == ["models/${key}/trained"]
+    assert "presets.${train.preset}" in per_panel["train"]["params"]
+    assert per_panel["evaluate"]["metrics"] == [{"reports/${key}/metrics.json": {"cache": False}}]
+    assert {"reports/${key}/index.html", "reports/${key}/tiles"} <= set(
+        per_panel["evaluate"]["outs"]
+    )
