@@ -11,11 +11,12 @@ from torch import nn
 
 from xraysep.core.methods.base import Method
 from xraysep.core.methods.baselines import HALF, LINEAR
+from xraysep.core.methods.cae import CAE
 from xraysep.core.methods.paper import CONSISTENT, PAPER
 from xraysep.core.methods.shared import SHARED
 from xraysep.errors import InputError
 
-REGISTRY: dict[str, Method] = {m.name: m for m in (SHARED, CONSISTENT, PAPER, LINEAR, HALF)}
+REGISTRY: dict[str, Method] = {m.name: m for m in (SHARED, CONSISTENT, PAPER, CAE, LINEAR, HALF)}
 METHODS = tuple(REGISTRY)
 # every model class a model file can hold, by the kind the file records
 MODELS: dict[str, type[nn.Module]] = {
