@@ -42,7 +42,7 @@ Iterations = Annotated[
 Method = Annotated[
     str | None,
     typer.Option(
-        help="shared|consistent|paper|linear|half; `xraysep methods` says what each is. "
+        help="shared|consistent|paper|cae|lista|linear|half; `xraysep methods` says what each is. "
         "[params: method]",
     ),
 ]

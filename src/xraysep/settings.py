@@ -139,7 +139,6 @@ class Consistent(Section):
     smoothing: Count
 
 
-
 class Unrolled(Training):
     """The shape shared by the unrolled networks of the peers (``cae``, ``lista``)."""
 
@@ -161,6 +160,15 @@ class Cae(Unrolled):
     mixture_weight: Weight
     xray_weight: Weight
     code_weight: Weight
+
+
+class Lista(Unrolled):
+    """Unrolled learned ISTA with coupled shrinkage (``core.methods.lista``)."""
+
+    photograph_weight: Weight
+    mixture_weight: Weight
+    exclusion_weight: Weight
+    exclusion_levels: Positive
 
 
 class Panel(Section):
@@ -217,6 +225,7 @@ class Settings(Section):
     shared: Shared
     consistent: Consistent
     cae: Cae
+    lista: Lista
     benchmark: Benchmark
     separate: Separate
 

@@ -20,10 +20,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional
 
 from xraysep.core.separator import PHOTOGRAPH, Channels
-from xraysep.core.sparse import channel_thresholds, soft_threshold
+from xraysep.core.sparse import adjoint, channel_thresholds, lipschitz, soft_threshold
 from xraysep.settings import Cae
 
 RGB, GREY = 3, 1
@@ -59,24 +58,6 @@ class CaeConfig:
 
 def _conv(inputs: int, outputs: int, kernel: int) -> nn.Conv2d:
     return nn.Conv2d(inputs, outputs, kernel, padding=kernel // 2, bias=False)
-
-
-def adjoint(weight: torch.Tensor) -> torch.Tensor:
-    """The weights of the adjoint of a same-padded convolution: channels swapped, flipped."""
-    return weight.transpose(0, 1).flip(2, 3)
-
-
-def lipschitz(conv: nn.Conv2d, side: int = 32, steps: int = 30) -> float:
-    """‖B‖², the largest eigenvalue of ``BᵀB`` for the convolution ``B``, by power
-    iteration on a ``side``² image: ISTA's step ``1 / ‖B‖²`` keeps its iterations stable."""
-    generator = torch.Generator().manual_seed(0)
-    image = torch.randn(1, conv.in_channels, side, side, generator=generator)
-    padding = conv.kernel_size[0] // 2
-    for _ in range(steps):
-        image = functional.conv2d(conv(image), adjoint(conv.weight), padding=padding)
-        norm = image.norm()
-        image = image / norm
-    return float(norm)
 
 
 class Clista(nn.Module):
