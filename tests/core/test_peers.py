@@ -105,8 +105,6 @@ def test_train_combine_separate_through_the_cli(method, project, cli):
     code, _, err = cli("train", "p", "--method", method, "--iterations", "5")
     assert code == 0, err
     assert {f.name for f in (project / "models" / "p" / "trained").iterdir()} == {f"{method}.pt"}
-    code, _, err = cli("train", "p", "--method", method, "--preset", "fast")
-    assert code != 0 and f"the `{method}` section of params.yaml" in err
     assert cli("combine", "p", "--method", method)[0] == 0
     code, _, err = cli("separate", "p")
     assert code == 0, err

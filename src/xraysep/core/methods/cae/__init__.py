@@ -15,7 +15,6 @@ from xraysep.core.methods.cae.loss import cae_loss
 from xraysep.core.methods.cae.network import CaeConfig, ConnectedAutoEncoders
 from xraysep.core.separator import separate, stack
 from xraysep.core.training import TrainSettings
-from xraysep.errors import InputError
 from xraysep.settings import Settings
 
 NAME = "cae"
@@ -44,12 +43,7 @@ def recipe(
     iterations: int | None,
     checkpoint_every: int,
 ) -> Trainable:
-    """The connected auto-encoders with the ``cae`` settings."""
-    if preset is not None:
-        raise InputError(
-            "--preset applies to the paper's network; the cae method reads its settings "
-            "from the `cae` section of params.yaml"
-        )
+    """The connected auto-encoders with the ``cae`` settings (no presets: ``preset`` is None)."""
     section = settings.cae
     protocol = TrainSettings.from_preset(section, seed, iterations, checkpoint_every)
     config = CaeConfig.from_settings(section)

@@ -16,7 +16,6 @@ from xraysep.core.methods.lista.loss import lista_loss
 from xraysep.core.methods.lista.network import CoupledLista, ListaConfig
 from xraysep.core.separator import separate, stack
 from xraysep.core.training import TrainSettings
-from xraysep.errors import InputError
 from xraysep.settings import Settings
 
 NAME = "lista"
@@ -43,12 +42,7 @@ def recipe(
     iterations: int | None,
     checkpoint_every: int,
 ) -> Trainable:
-    """The unrolled network with the ``lista`` settings."""
-    if preset is not None:
-        raise InputError(
-            "--preset applies to the paper's network; the lista method reads its settings "
-            "from the `lista` section of params.yaml"
-        )
+    """The unrolled network with the ``lista`` settings (no presets: ``preset`` is None)."""
     section = settings.lista
     protocol = TrainSettings.from_preset(section, seed, iterations, checkpoint_every)
     config = ListaConfig.from_settings(section)
