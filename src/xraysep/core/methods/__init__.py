@@ -41,7 +41,8 @@ def method(name: str) -> Method:
 
 def trainer(key: str) -> Method:
     """The method whose recipe builds the trained network ``key`` (``12``, ``21``,
-    ``shared``): the first that trains it (methods that share a network share its recipe)."""
+    ``shared``, ``cae``, ``lista``): the first that trains it (methods that share a network
+    share its recipe)."""
     for entry in REGISTRY.values():
         if key in entry.trains and entry.recipe is not None:
             return entry
