@@ -78,16 +78,13 @@ def _delta(conv: nn.Conv2d, value: float) -> None:
         conv.weight[0, 0, conv.kernel_size[0] // 2, conv.kernel_size[1] // 2] = value
 
 
-HAAR = (
-    torch.tensor(
-        [
-            [[1.0, 1.0], [-1.0, -1.0]],  # horizontal edges
-            [[1.0, -1.0], [1.0, -1.0]],  # vertical edges
-            [[1.0, -1.0], [-1.0, 1.0]],  # diagonals
-        ]
-    ).unsqueeze(1)
-    / 2
-)  # the three detail filters of the orthonormal 2×2 Haar basis
+# the three detail filters of the orthonormal 2×2 Haar basis, (3, 1, 2, 2)
+DETAILS = [
+    [[1.0, 1.0], [-1.0, -1.0]],  # horizontal edges
+    [[1.0, -1.0], [1.0, -1.0]],  # vertical edges
+    [[1.0, -1.0], [-1.0, 1.0]],  # diagonals
+]
+HAAR = torch.tensor(DETAILS).unsqueeze(1) / 2
 
 
 def haar_details(image: torch.Tensor) -> torch.Tensor:
