@@ -4,10 +4,14 @@ decreases, model files, and train → combine → separate through the CLI on a 
 
 from __future__ import annotations
 
+import json
+
+import mlflow
 import numpy as np
 import pytest
 import torch
 import zarr
+from mlflow.exceptions import MlflowException
 
 from xraysep.core.crops import CropSampler
 from xraysep.core.methods.cae.loss import cae_loss
@@ -117,6 +121,20 @@ def test_train_combine_separate_through_the_cli(method, project, cli):
     front, back = pair(model, stack(panel.rgb("front"), panel.rgb("back"), panel.xray()), 512)
     np.testing.assert_allclose(results["front_xray/0"][:], front, atol=1e-5)
     np.testing.assert_allclose(results["back_xray/0"][:], back, atol=1e-5)
+    assert cli("evaluate", "p")[0] == 0
+    metrics = json.loads((project / "reports" / "p" / "metrics.json").read_text())
+    assert set(metrics) == {method} and np.isfinite(metrics[method]["front_psnr"])
+    # the registered champion answers as `separate` does; only lista needs the X-ray for it
+    served = mlflow.pyfunc.load_model("models:/xraysep-p@champion")
+    request = {"front": panel.rgb("front"), "back": panel.rgb("back")}
+    answer = served.predict(request, params={"xray": panel.xray().ravel()})
+    np.testing.assert_allclose(answer["front_xray"], front, atol=1e-5)
+    np.testing.assert_allclose(answer["back_xray"], back, atol=1e-5)
+    if model.needs_xray:
+        with pytest.raises(MlflowException, match="needs the mixed X-ray"):
+            served.predict(request)
+    else:
+        np.testing.assert_allclose(served.predict(request)["front_xray"], front, atol=1e-5)
 
 
 def test_exclusion_is_low_for_edges_apart_and_high_for_edges_together():
