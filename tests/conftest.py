@@ -75,6 +75,8 @@ def tiny_params(root: Path) -> dict:
     params["method"] = "paper"  # most tests exercise the paper's path; methods.py the others
     params["train"] |= {"preset": "tiny", "device": "cpu"}
     params["shared"] |= {"iterations": 40}
+    params["cae"] |= {"iterations": 20}
+    params["lista"] |= {"iterations": 20}
     params["synth"] |= {"size": 48}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return params

@@ -42,8 +42,8 @@ Iterations = Annotated[
 Method = Annotated[
     str | None,
     typer.Option(
-        help="shared|consistent|paper|linear|half; `xraysep methods` says what each is. "
-        "[params: method]",
+        help="shared, consistent, paper, cae, lista, linear or half; `xraysep methods` says what "
+        "each is. [params: method]",
     ),
 ]
 

@@ -24,6 +24,7 @@ Count = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Mixture = Literal["beer-lambert", "linear"]
 Noise = Annotated[float, Field(ge=0)]
+Weight = Annotated[float, Field(ge=0)]  # of a term in a loss
 # what a panel may be called: it names a folder, a zarr store and an MLflow experiment
 PANEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -155,6 +156,38 @@ class Consistent(Section):
     smoothing: Count
 
 
+class Unrolled(Training):
+    """The shape shared by the unrolled networks of the peers (``cae``, ``lista``)."""
+
+    width: Positive
+    layers: Positive
+    kernel: Positive
+
+    @model_validator(mode="after")
+    def _odd_kernel(self) -> Unrolled:
+        if self.kernel % 2 == 0:
+            raise ValueError(f"kernel = {self.kernel}: must be odd (same padding)")
+        return self
+
+
+class Cae(Unrolled):
+    """Connected auto-encoders (``core.methods.cae``)."""
+
+    rgb_weight: Weight
+    mixture_weight: Weight
+    xray_weight: Weight
+    code_weight: Weight
+
+
+class Lista(Unrolled):
+    """Unrolled learned ISTA with coupled shrinkage (``core.methods.lista``)."""
+
+    photograph_weight: Weight
+    mixture_weight: Weight
+    exclusion_weight: Weight
+    exclusion_levels: Positive
+
+
 class Panel(Section):
     """One panel of a benchmark suite: its pictures and seed, and whichever other settings
     of ``synth`` it changes (the rest are ``synth``'s own defaults)."""
@@ -217,6 +250,8 @@ class Settings(Section):
     presets: dict[str, Preset]
     shared: Shared
     consistent: Consistent
+    cae: Cae
+    lista: Lista
     benchmark: Benchmark
     separate: Separate
     report: Report

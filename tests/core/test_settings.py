@@ -36,7 +36,7 @@ def test_every_trained_network_of_every_method_builds(project):
     panel = store.open_panel(config.paths("p").store, "p")
     settings = config.settings()
     keys = {key for method in REGISTRY.values() for key in method.trains}
-    assert keys == {"12", "21", "shared"}
+    assert keys == {"12", "21", "shared", "cae", "lista"}
     for key in sorted(keys):
         made = trainer(key).recipe(
             key, panel, settings=settings, preset=None, seed=0, iterations=None,
@@ -82,6 +82,18 @@ def edited(change) -> str:
         (
             lambda p: p["benchmark"]["suites"]["test"]["panels"]["colour"].update(colour=1),
             "params.yaml: benchmark.suites.test.panels.colour.colour: unknown key",
+        ),
+        (
+            lambda p: p["cae"].update(kernel=4),
+            "params.yaml: cae: kernel = 4: must be odd",
+        ),
+        (
+            lambda p: p["lista"].update(exclusion_levels=0),
+            "params.yaml: lista.exclusion_levels: input should be greater than 0 (got 0)",
+        ),
+        (
+            lambda p: p["cae"].update(code_weight=-1),
+            "params.yaml: cae.code_weight: input should be greater than or equal to 0 (got -1)",
         ),
         (
             lambda p: p["shared"].update(thickness=0),

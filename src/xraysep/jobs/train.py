@@ -1,6 +1,6 @@
 """Train: fit one network on one panel: an input ordering of the paper's two-branch network,
-or the shared colour map of the ``shared`` method (each method's recipe, ``core.methods``,
-says what it needs).
+the shared colour map of the ``shared`` method, or a peer's network (``cae``, ``lista``); each
+method's recipe (``core.methods``) says what it needs.
 
 Order ``12`` feeds (front, back) photographs to slots (1, 2); order ``21`` feeds (back, front).
 The job reads the panel (into memory, or window by window from zarr when it is larger than
@@ -82,7 +82,7 @@ def train(
 ) -> list[Path]:
     """Train ordering ``order`` of the paper's network (``12``, ``21``) on panel ``name``, or
     every network ``method`` needs, one after the other; returns the model files' paths.
-    ``preset`` applies to the paper's orderings (the shared map has its own section). The
+    ``preset`` applies to the paper's orderings (the others have their own sections). The
     panel store is held against replacement and the trained networks' folder against other
     writers meanwhile (``io.locks``)."""
     where = config.paths(name)
@@ -144,7 +144,8 @@ def train_network(
     resume: bool = True,
 ) -> Path:
     """Train network ``key`` (``12``, ``21``: an ordering of the paper's network; ``shared``:
-    the shared colour map) on panel ``name``; returns the model file's path."""
+    the shared colour map; ``cae``, ``lista``: a peer's) on panel ``name``; returns the model
+    file's path."""
     where = config.paths(name)
     defaults = config.settings().train
     panel = store.open_panel(where.store, name)

@@ -1,8 +1,8 @@
 """The separation methods by name: the one place the jobs learn what methods exist.
 
-Each method lives in its own module (``shared/``, ``paper/``, ``baselines.py``) and exposes
-one :class:`~xraysep.core.methods.base.Method`; ``REGISTRY`` lists them. ``xraysep methods``
-prints it.
+Each method lives in its own module (``shared/``, ``paper/``, ``cae/``, ``lista/``,
+``baselines.py``) and exposes one :class:`~xraysep.core.methods.base.Method`; ``REGISTRY``
+lists them. ``xraysep methods`` prints it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from torch import nn
 
 from xraysep.core.methods.base import Method
 from xraysep.core.methods.baselines import HALF, LINEAR
+from xraysep.core.methods.cae import CAE
+from xraysep.core.methods.lista import LISTA
 from xraysep.core.methods.paper import CONSISTENT, PAPER
 from xraysep.core.methods.shared import SHARED
 from xraysep.errors import InputError
 
-REGISTRY: dict[str, Method] = {m.name: m for m in (SHARED, CONSISTENT, PAPER, LINEAR, HALF)}
+REGISTRY: dict[str, Method] = {
+    m.name: m for m in (SHARED, CONSISTENT, PAPER, CAE, LISTA, LINEAR, HALF)
+}
 METHODS = tuple(REGISTRY)
 # every model class a model file can hold, by the kind the file records
 MODELS: dict[str, type[nn.Module]] = {
@@ -37,7 +41,8 @@ def method(name: str) -> Method:
 
 def trainer(key: str) -> Method:
     """The method whose recipe builds the trained network ``key`` (``12``, ``21``,
-    ``shared``): the first that trains it (methods that share a network share its recipe)."""
+    ``shared``, ``cae``, ``lista``): the first that trains it (methods that share a network
+    share its recipe)."""
     for entry in REGISTRY.values():
         if key in entry.trains and entry.recipe is not None:
             return entry
