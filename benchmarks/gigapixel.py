@@ -153,7 +153,7 @@ def main() -> None:
             sys.exit(f"{stage} failed:\n{done.stderr[-3000:]}")
         rows.append((stage, json.loads(done.stdout.strip().splitlines()[-1])))
         print(f"{stage}: {rows[-1][1]['seconds']:.0f} s", file=sys.stderr)
-    print(f"\n{side}×{side} = {side * side / 1e6:.0f} megapixels on {machine()}\n")
+    print(f"\n{side}×{side} = {side * side / 1e6:.1f} megapixels on {machine()}\n")
     print("| stage | seconds | MP/s | peak RSS (MB) |\n| --- | ---: | ---: | ---: |")
     for stage, row in rows:
         rate = side * side / 1e6 / row["seconds"]
