@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -186,6 +187,28 @@ def ingest_chunked(root: Path, name: str, height: int = 600, width: int = 700) -
         Image.fromarray(image).save(folder / f"{side}.png")
     tifffile.imwrite(folder / "xray.tif", rng.integers(1000, 60000, (height, width), np.uint16))
     return ingest(name, folder / "front.png", folder / "back.png", folder / "xray.tif")
+
+
+def build_separated(root: Path, height: int, width: int) -> Path:
+    """A project at ``root`` with panel ``c`` (``height``×``width``, random) separated with
+    the ``half`` method (nothing to train); returns ``root``. Built once per test module."""
+    from xraysep.jobs.combine import combine
+    from xraysep.jobs.separate import separate
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        make_project(root, monkeypatch)
+        ingest_chunked(root, "c", height, width)
+        combine("c", method="half", register=False)
+        separate("c")
+    return root
+
+
+def enter_copy(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project ``built`` (its lock files left behind), entered; returns its
+    root, so each test changes its own copy."""
+    root = tmp_path / "project"
+    shutil.copytree(built, root, ignore=shutil.ignore_patterns(".*.lock"))
+    return enter_project(root, monkeypatch)
 
 
 def chunk_bytes(shard: Path, index: tuple[int, int], per_shard: tuple[int, int]) -> slice:

@@ -15,11 +15,9 @@ from ome_zarr.reader import Reader
 
 from xraysep.core.pyramid import halve, level_sizes
 from xraysep.io import pyramid
-from xraysep.jobs.combine import combine
-from xraysep.jobs.separate import separate
 from xraysep.jobs.verify import FAIL, verify
 
-from conftest import chunk_bytes, enter_project, flip, ingest_chunked, make_project
+from conftest import build_separated, chunk_bytes, enter_copy, flip
 
 IMAGES = ("front_xray", "back_xray", "inputs/front", "inputs/back", "inputs/xray")
 SIZE = (600, 1100)  # three levels: 600×1100, 300×550, 150×275
@@ -27,22 +25,13 @@ SIZE = (600, 1100)  # three levels: 600×1100, 300×550, 150×275
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A project with panel ``c`` (600×1100), separated with the ``half`` method (nothing to
-    train); built once, the tests work on copies."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        root = make_project(tmp_path_factory.mktemp("pyramids"), monkeypatch)
-        ingest_chunked(root, "c", *SIZE)
-        combine("c", method="half", register=False)
-        separate("c")
-    return root
+    return build_separated(tmp_path_factory.mktemp("pyramids"), *SIZE)
 
 
 @pytest.fixture
 def results(built, tmp_path, monkeypatch):
     """A copy of the built project, entered; returns its results group."""
-    root = tmp_path / "project"
-    shutil.copytree(built, root, ignore=shutil.ignore_patterns(".*.lock"))
-    enter_project(root, monkeypatch)
+    root = enter_copy(built, tmp_path, monkeypatch)
     (version,) = (root / "data" / "separated" / "c.zarr").glob("combine-*")
     return version
 

@@ -18,10 +18,8 @@ from xraysep.core.pyramid import halve
 from xraysep.io import contents
 from xraysep.io.images import to_uint8
 from xraysep.jobs import report as report_job
-from xraysep.jobs.combine import combine
-from xraysep.jobs.separate import separate
 
-from conftest import enter_project, ingest_chunked, make_project
+from conftest import build_separated, enter_copy, ingest_chunked
 from report_screenshot import browser, chromium_path, wait_loaded
 
 SIZE = (600, 1000)  # page levels at 256² tiles: 600×1000 and 300×500 stored, 150×250 halved
@@ -32,22 +30,12 @@ VIEW = ("scale", "x", "y", "level")
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A project with panel ``c`` (600×1000), separated with the ``half`` method (nothing to
-    train); built once, the tests work on copies."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        root = make_project(tmp_path_factory.mktemp("report"), monkeypatch)
-        ingest_chunked(root, "c", *SIZE)
-        combine("c", method="half", register=False)
-        separate("c")
-    return root
+    return build_separated(tmp_path_factory.mktemp("report"), *SIZE)
 
 
 @pytest.fixture
 def project_c(built, tmp_path, monkeypatch):
-    """A copy of the built project, entered; returns its root."""
-    root = tmp_path / "project"
-    shutil.copytree(built, root, ignore=shutil.ignore_patterns(".*.lock"))
-    return enter_project(root, monkeypatch)
+    return enter_copy(built, tmp_path, monkeypatch)
 
 
 def results(root):
