@@ -190,13 +190,11 @@ def ingest(
     return where.store
 
 
-def ingest_listed(name: str, *, overwrite: bool = False) -> Path:
-    """Ingest panel ``name`` from its raw folder (``io.raw_folder``) with the options of its
-    ``panels`` entry in ``params.yaml`` (the defaults where it is not listed): the door of
-    the DVC pipeline's ingest stage, which names no files."""
+def ingest_folder(name: str, entry: PanelEntry, *, overwrite: bool = False) -> Path:
+    """Ingest panel ``name`` from its raw folder (``io.raw_folder``) with the options of
+    ``entry``: no file is named, each is found by its fixed name."""
     where = config.paths(name)
     files = raw_folder.find(where.raw_dir)
-    entry = config.settings().panels.get(name, PanelEntry())
     return ingest(
         name,
         files.front,
@@ -212,3 +210,10 @@ def ingest_listed(name: str, *, overwrite: bool = False) -> Path:
         front_points=files.front_points,
         back_points=files.back_points,
     )
+
+
+def ingest_listed(name: str, *, overwrite: bool = False) -> Path:
+    """Ingest panel ``name`` from its raw folder with its ``panels`` entry in ``params.yaml``
+    (the defaults where it is not listed): the door of the DVC pipeline's ingest stage."""
+    entry = config.settings().panels.get(name, PanelEntry())
+    return ingest_folder(name, entry, overwrite=overwrite)

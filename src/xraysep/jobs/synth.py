@@ -25,7 +25,8 @@ from xraysep.core.physics import Mixture, Physics, radiograph
 from xraysep.errors import InputError
 from xraysep.io import images, raw_folder, store
 from xraysep.io.atomic import atomic_dir
-from xraysep.jobs.ingest import ingest
+from xraysep.jobs.ingest import ingest_folder
+from xraysep.settings import PanelEntry
 
 SOURCES = (
     "astronaut",
@@ -137,16 +138,5 @@ def synth(
         (raw / raw_folder.MADE_BY).write_text(json.dumps({"synth": settings}, indent=2) + "\n")
     if not ingest_it:
         return where.raw_dir
-    files = raw_folder.find(where.raw_dir)
-    return ingest(
-        name,
-        files.front,
-        files.back,
-        files.xray,
-        mirror_back=True,
-        truth_front=files.truth_front,
-        truth_back=files.truth_back,
-        truth_hidden=files.truth_hidden,
-        overwrite=overwrite,
-        made_by=raw_folder.made_by(where.raw_dir),
-    )
+    # synthesised in the X-ray's frame: nothing to register
+    return ingest_folder(name, PanelEntry(aligned=True), overwrite=overwrite)
