@@ -79,6 +79,7 @@ class Registration(Section):
     iterations: Positive
     bins: Positive
     sample_fraction: Annotated[float, Field(gt=0, le=1)]
+    max_samples: Positive
     step: PositiveFloat
     working_size: Positive
     search_shift: Annotated[float, Field(ge=0)]

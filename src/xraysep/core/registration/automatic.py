@@ -10,12 +10,12 @@ multi-resolution pyramid. Two stages (docs/registration.md, How it works):
    found by a grid search at a coarse pyramid level (it puts the descent in the right basin)
    and then gradient descent down the pyramid.
 2. **Refinement**, ``refinements`` rounds over both photographs together: a colour model
-   (the X-ray as a cubic polynomial in each side's registered RGB, fitted by least squares)
-   predicts each side's part of the X-ray; each photograph's predicted part is registered
-   to the X-ray less the other side's predicted part, on the two finest pyramid levels, with
-   the chosen ``transform`` (similarity or affine). Taking out the other side reduces the
-   bias it puts on the optimum: 0.4 to 1.7 X-ray pixels after the coarse stage on synthetic
-   panels, 0.1 to 0.4 after refinement.
+   (``_ColourModel``: each side's part of the X-ray a cubic polynomial in its registered RGB,
+   the parts combined by a sum and a product term, fitted by least squares) predicts each
+   side's part; each photograph's predicted part is registered to what the X-ray leaves for
+   that side once the other side's predicted part is taken out, on the two finest pyramid
+   levels, with the chosen ``transform`` (similarity or affine). Taking out the other side
+   reduces the bias it puts on the optimum (docs/registration.md, Accuracy).
 
 Images are first brought to one pixel size (``working.py``); physical coordinates are X-ray
 pixels for the X-ray and photograph pixels divided by the size ratio for a photograph, so the
@@ -45,13 +45,16 @@ from xraysep.settings import Registration
 
 LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of R, G, B
 SMALLEST_LEVEL = 32  # pixels on the shorter side: coarser pyramid levels are dropped
-SEARCH_LEVEL = 64  # pixels on the shorter side at the grid search's level, at least
+SEARCH_LEVEL = 64  # pixels on the shorter side at the grid search's level: 64 to 127
 SEARCH_FRACTION = 0.5  # of the pixels that the grid search's metric samples
 SEED = 1  # of the metric's random sample (0 would mean the clock)
 MIN_STEP = 1e-3  # the optimiser's last step, in X-ray pixels of shift: it has converged
 RELAX = 0.5  # the step shrinks by this each time the gradient turns back
 THREADS = 1  # threads sum the metric in varying order: answers moved 0.1 px from run to run
 MODEL_SAMPLES = 250_000  # pixels at most that the colour model is fitted on
+MODEL_STEPS = 8  # Gauss–Newton steps of the colour model's fit with its product term
+PREDICT_ROWS = 128  # rows of a working copy whose colour model is evaluated at a time
+MIN_PASSED = 0.1  # share of a side's contrast that the other side lets through, at least
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,17 @@ def _levels(levels: list[int], shape: tuple[int, ...]) -> list[int]:
 
 
 def _method(
-    settings: Registration, fraction: float, levels: list[int]
+    settings: Registration, fraction: float, levels: list[int], fixed: sitk.Image
 ) -> sitk.ImageRegistrationMethod:
+    """The metric samples ``fraction`` of each level's pixels of ``fixed``, and at most
+    ``max_samples``: more pixels only slow each step down, they do not move the optimum."""
     method = sitk.ImageRegistrationMethod()
     method.SetNumberOfThreads(THREADS)
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(fraction, SEED)
+    pixels = [np.prod([size // level for size in fixed.GetSize()]) for level in levels]
+    shares = [min(fraction, settings.max_samples / count) for count in pixels]
+    method.SetMetricSamplingPercentagePerLevel(shares, SEED)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetShrinkFactorsPerLevel(levels)
     method.SetSmoothingSigmasPerLevel([level / 2 for level in levels])
@@ -163,7 +170,7 @@ def _descend(
     levels: list[int],
 ) -> tuple[Affine, tuple[float, bool, int, str]]:
     """Gradient descent from ``start`` down ``levels``."""
-    method = _method(settings, settings.sample_fraction, levels)
+    method = _method(settings, settings.sample_fraction, levels, fixed)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=settings.step,
         minStep=MIN_STEP,
@@ -196,7 +203,7 @@ def _search(
     """The best similarity on a grid around ``start`` at pyramid ``level``: shifts of
     ``step`` X-ray pixels up to ``search_shift`` × the longer side, rotations of half of
     ``search_rotation`` either way, scales of ``search_scale`` either way."""
-    method = _method(settings, SEARCH_FRACTION, [level])
+    method = _method(settings, SEARCH_FRACTION, [level], fixed)
     side = 2 * max(centre) + 1
     shifts = max(1, round(settings.search_shift * side / step))
     method.SetOptimizerAsExhaustive([1, 2, shifts, shifts])
@@ -224,21 +231,58 @@ def _features(rgb: np.ndarray) -> np.ndarray:
 
 
 def _predict(rgb: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    return (_features(rgb) @ weights).astype(np.float32)
+    """The polynomial with ``weights`` of each pixel's RGB, a band of rows at a time (the
+    monomials of a whole working copy would take 19 times its memory)."""
+    out = np.empty(rgb.shape[:-1], np.float32)
+    for row in range(0, rgb.shape[0], PREDICT_ROWS):
+        out[row : row + PREDICT_ROWS] = _features(rgb[row : row + PREDICT_ROWS]) @ weights
+    return out
+
+
+@dataclass(frozen=True)
+class _ColourModel:
+    """The X-ray as ``constant + p + q + product · p · q``, where ``p`` and ``q`` are the two
+    sides' parts, cubic polynomials in each side's registered RGB (``weights``). With
+    ``product`` 0 the sides add, as on film whose density is the summed absorption; with
+    ``product`` < 0 they combine as Beer–Lambert transmissions (``1 − e^{−a−b} = u + v − uv``),
+    which a sum leaves in the residual where it biases the registration of the fainter side.
+    Shifting or scaling the X-ray keeps the model's form, so a stretched X-ray fits as well."""
+
+    constant: float
+    product: float
+    weights: dict[str, np.ndarray]
+
+    def alone(self, xray: np.ndarray, side: str, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """What ``side``'s part of ``xray`` is, given the other side's predicted part."""
+        (other,) = (part for key, part in parts.items() if key != side)
+        passed = np.maximum(1 + self.product * other, MIN_PASSED)
+        return ((xray - self.constant - other) / passed).astype(np.float32)
 
 
 def _colour_model(
     xray: np.ndarray, registered: dict[str, np.ndarray], inside: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Per side, the weights of its terms in the least-squares fit of the X-ray by a constant
-    plus every side's terms, over the pixels ``inside`` every photograph."""
+) -> _ColourModel:
+    """The least-squares :class:`_ColourModel` of the X-ray in the two sides' ``registered``
+    RGB, over the pixels ``inside`` both photographs: the additive fit, then Gauss–Newton
+    steps on all weights with the product term."""
     stride = max(1, int(np.ceil(inside.sum() / MODEL_SAMPLES)))
     pick = np.flatnonzero(inside.ravel())[::stride]
-    columns = [np.ones((pick.size, 1), np.float32)]
-    columns += [_features(image.reshape(-1, 3)[pick]) for image in registered.values()]
-    weights = np.linalg.lstsq(np.concatenate(columns, 1), xray.ravel()[pick], rcond=None)[0]
-    count = _features(np.zeros(3)).size
-    return {side: weights[1 + i * count : 1 + (i + 1) * count] for i, side in enumerate(registered)}
+    target = xray.ravel()[pick].astype(np.float64)
+    (a, first), (b, second) = (
+        (side, _features(image.reshape(-1, 3)[pick]).astype(np.float64))
+        for side, image in registered.items()
+    )
+    ones, count = np.ones((pick.size, 1)), first.shape[1]
+    theta = np.linalg.lstsq(np.concatenate([ones, first, second], 1), target, rcond=None)[0]
+    theta = np.append(theta, 0.0)  # constant, first's weights, second's weights, product
+    for _ in range(MODEL_STEPS):
+        p, q = first @ theta[1 : 1 + count], second @ theta[1 + count : -1]
+        product = theta[-1]
+        residual = target - (theta[0] + p + q + product * p * q)
+        jacobian = [ones, first * (1 + product * q)[:, None], second * (1 + product * p)[:, None]]
+        theta += np.linalg.lstsq(np.concatenate([*jacobian, (p * q)[:, None]], 1), residual)[0]
+    weights = {a: theta[1 : 1 + count], b: theta[1 + count : -1]}
+    return _ColourModel(float(theta[0]), float(theta[-1]), weights)
 
 
 def register(
@@ -308,7 +352,7 @@ def _coarse(
     target = (np.array([state.copy.image.shape[1], state.copy.image.shape[0]]) - 1) / 2
     target = target * state.moving.spacing + state.moving.origin
     start = Affine(np.eye(2), target - centre)
-    level = max([lv for lv in levels if min(fixed_copy.image.shape) / lv >= SEARCH_LEVEL] or [1])
+    level = 2 ** int(np.log2(max(1, min(fixed_copy.image.shape) // SEARCH_LEVEL)))
     best = _search(fixed, moving, start, centre, settings, level, 2 * level * fixed_copy.spacing)
     fits = [
         _descend(fixed, moving, _transform(begin, centre, "similarity"), settings, levels)
@@ -335,14 +379,13 @@ def _refine(
         to_copy = grid.then(state.moving.to_original().inverse())
         registered[side] = resample(state.copy.image, to_copy, shape, 1, settings.block)
         inside &= covered(to_copy, shape, state.copy.image.shape)
-    weights = _colour_model(fixed_copy.image, registered, inside)
-    parts = {side: _predict(image, weights[side]) for side, image in registered.items()}
+    model = _colour_model(fixed_copy.image, registered, inside)
+    parts = {side: _predict(image, model.weights[side]) for side, image in registered.items()}
     for side, state in sides.items():
         if side in known:
             continue
-        others = sum((part for other, part in parts.items() if other != side), np.float32(0))
-        target = _itk(fixed_copy.image - others, fixed_copy)
-        moving = _itk(_predict(state.copy.image, weights[side]), state.moving)
+        target = _itk(model.alone(fixed_copy.image, side, parts), fixed_copy)
+        moving = _itk(_predict(state.copy.image, model.weights[side]), state.moving)
         with _giving_up(side):
             fits = [
                 _descend(
