@@ -10,6 +10,7 @@ nothing, so a refusal leaves no trace.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from xraysep.core.registration.automatic import LUMINANCE, RegistrationFailedErr
 from xraysep.core.registration.mapping import Affine
 from xraysep.core.registration.points import fit_points
 from xraysep.core.registration.resample import coverage, resample
+from xraysep.core.registration.working import shrink
 from xraysep.errors import InputError
 from xraysep.io.figures import registration_check
 from xraysep.io.points_file import read_points
 from xraysep.settings import Registration
 
+CHECK_SIZE = 1024  # pixels on the longer side of the check pictures, at most
 ORDERS = {1: "bilinear (spline order 1)", 3: "cubic (spline order 3)"}
 COORDINATES = (
     "(x, y) = (column, row), (0, 0) the centre of the top-left pixel; the back photograph "
@@ -45,10 +48,13 @@ class Registered:
     check: np.ndarray  # 8-bit RGB: the photograph's edges over the X-ray
 
 
-def luminance(photo: np.ndarray) -> np.ndarray:
-    """The 8- or 16-bit RGB photograph's luminance in [0, 1], float32."""
-    top = np.float32(np.iinfo(photo.dtype).max)
-    return (photo.astype(np.float32) / top) @ LUMINANCE
+def _check(xray: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The check picture of the registered 8- or 16-bit RGB ``image`` over the stretched
+    ``xray``, from copies of both reduced by block means to at most ``CHECK_SIZE`` pixels a
+    side a band of rows at a time: full-size float copies would not fit a gigapixel panel."""
+    k = max(1, math.ceil(max(xray.shape) / CHECK_SIZE))
+    grey = shrink(xray, k).image if k > 1 else xray
+    return registration_check(grey, shrink(image, k).image @ LUMINANCE, CHECK_SIZE)
 
 
 def _from_points(
@@ -168,4 +174,4 @@ def _registered(
         "coverage": coverage(mapping, xray.shape, photo.shape),
         "interpolation": ORDERS[chosen.order],
     }
-    return Registered(image, record, registration_check(xray, luminance(image)))
+    return Registered(image, record, _check(xray, image))
