@@ -19,7 +19,7 @@ import zarr
 
 from xraysep.core.registration.mapping import Affine
 from xraysep.core.registration.resample import resample_window
-from xraysep.errors import InputError
+from xraysep.errors import InputError, reason
 
 Window = tuple[slice, slice]
 
@@ -39,18 +39,21 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class Tiff:
-    """The image of a TIFF file read by window through tifffile's zarr interface; ``planar``
-    when its colour channels come first (C, H, W) in the file. A float window with NaN or
-    infinite values raises one :class:`InputError` line naming the file and where."""
+    """The image of a TIFF file read by window through tifffile's zarr interface, channels
+    last whatever the file's order (``axes``: tifffile's letters for the array's axes; axes
+    other than Y, X and S hold one image). A window that does not decode, that tifffile
+    complains about (``complaints`` fills while the file is open), or whose float values
+    are NaN or infinite raises one :class:`InputError` line naming the file."""
 
     path: Path
     array: zarr.Array
-    planar: bool
+    axes: str
+    complaints: list[str]
 
     @property
     def shape(self) -> tuple[int, ...]:
-        shape = tuple(self.array.shape)
-        return (*shape[1:], shape[0]) if self.planar else shape
+        sizes = dict(zip(self.axes, self.array.shape, strict=True))
+        return tuple(sizes[axis] for axis in "YXS" if sizes.get(axis, 1) > 1 or axis != "S")
 
     @property
     def dtype(self) -> np.dtype:
@@ -58,17 +61,28 @@ class Tiff:
 
     @property
     def ndim(self) -> int:
-        return len(self.array.shape)
+        return len(self.shape)
 
     def __getitem__(self, window: Window) -> np.ndarray:
         rows, cols = window
-        block = (
-            np.moveaxis(self.array[:, rows, cols], 0, -1) if self.planar else self.array[rows, cols]
-        )
-        if np.issubdtype(block.dtype, np.floating) and not np.isfinite(block).all():
+        parts = {"Y": rows, "X": cols}
+        if len(self.shape) == 3:
+            parts["S"] = slice(None)
+        index = tuple(parts.get(axis, 0) for axis in self.axes)
+        try:
+            block = np.asarray(self.array[index])
+        except Exception as error:  # decoders raise many types for damaged tiles
+            raise InputError(f"{self.path}: cannot decode image ({reason(error)})") from error
+        if self.complaints:
             raise InputError(
-                f"{self.path}: contains NaN or infinite values (rows {rows.start}–{rows.stop})"
+                f"{self.path}: damaged TIFF, refused rather than read with gaps "
+                f"({self.complaints[0]})"
             )
+        kept = [axis for axis in self.axes if axis in parts]
+        if kept[0] == "S":  # planar: (C, H, W) in the file
+            block = np.moveaxis(block, 0, -1)
+        if np.issubdtype(block.dtype, np.floating) and not np.isfinite(block).all():
+            raise InputError(f"{self.path}: contains NaN or infinite values")
         return block
 
 
