@@ -29,12 +29,12 @@ def stretch_limits(
     integer X-ray is counted band of rows by band into a histogram, exactly, so that a
     gigapixel scan never sits in memory whole; a float one is read whole."""
     if not np.issubdtype(xray.dtype, np.integer):
-        low, high = np.percentile(np.asarray(xray[:]), percentiles)
+        low, high = np.percentile(np.asarray(xray[:, :]), percentiles)
         return float(low), float(high)
     offset = int(np.iinfo(xray.dtype).min)
     counts = np.zeros(np.iinfo(xray.dtype).max - offset + 1, np.int64)
     for row in range(0, xray.shape[0], HISTOGRAM_ROWS):
-        band = np.asarray(xray[row : row + HISTOGRAM_ROWS]).ravel().astype(np.int64) - offset
+        band = np.asarray(xray[row : row + HISTOGRAM_ROWS, :]).ravel().astype(np.int64) - offset
         counts += np.bincount(band, minlength=counts.size)
     low, high = (_percentile(counts, offset, q) for q in percentiles)
     return float(low), float(high)
