@@ -25,6 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+import zarr
+
+from xraysep import config
+from xraysep.core.registration.mapping import Affine, round_trip
 
 from common import REPO, command, machine, scratch_project
 
@@ -36,16 +40,43 @@ PHOTO_SHIFT = (37.0, -23.0)  # X-ray pixels
 STAGES = ("ingest", "train", "combine", "separate", "export")
 
 
+def lattice(i: np.ndarray, j: np.ndarray, seed: int) -> np.ndarray:
+    """A pseudo-random value in [0, 1) for each integer lattice point ``(i, j)``: a hash, so
+    any tile can compute its own part of the same endless, aperiodic field."""
+    h = (i.astype(np.uint32) * np.uint32(0x8DA6B343)) ^ (
+        j.astype(np.uint32) * np.uint32(0xD8163841)
+    )
+    h ^= np.uint32(seed * 0x9E3779B1 & 0xFFFFFFFF)
+    h ^= h >> np.uint32(15)
+    h *= np.uint32(0x2C1B3C6D)
+    h ^= h >> np.uint32(12)
+    h *= np.uint32(0x297A2D39)
+    h ^= h >> np.uint32(15)
+    return h.astype(np.float32) / np.float32(2**32)
+
+
+def noise(y: np.ndarray, x: np.ndarray, cell: float, seed: int) -> np.ndarray:
+    """Value noise in [0, 1] with features about ``cell`` pixels across, smoothly
+    interpolated between the lattice's values."""
+    v, u = y / cell, x / cell
+    i, j = np.floor(v).astype(np.int64), np.floor(u).astype(np.int64)
+    fy, fx = v - i, u - j
+    fy, fx = fy * fy * (3 - 2 * fy), fx * fx * (3 - 2 * fx)
+    top = lattice(i, j, seed) * (1 - fx) + lattice(i, j + 1, seed) * fx
+    bottom = lattice(i + 1, j, seed) * (1 - fx) + lattice(i + 1, j + 1, seed) * fx
+    return top * (1 - fy) + bottom * fy
+
+
 def paint(y: np.ndarray, x: np.ndarray, side: int, back: bool) -> np.ndarray:
     """The colour (H, W, 3) in [0, 1] of one side at X-ray coordinates ``y, x``: flat regions
-    with sharp edges at several scales, so registration has something to hold on to."""
-    k = 2 * np.pi / side
-    phase = 1.3 if back else 0.0
-    a = np.sin(7 * k * x + 2 * np.sin(5 * k * y + phase))
-    b = np.cos(11 * k * y + 1.5 * np.cos(9 * k * x - phase))
-    c = np.sin(41 * k * (x + y) + phase)
-    bands = np.stack([np.round(2 * a) / 2, np.round(2 * b) / 2, np.round(2 * a * b) / 2], -1)
-    return np.clip(0.5 + 0.3 * bands + 0.08 * c[..., None], 0, 1)
+    with sharp edges at several scales and a fine texture, none of it periodic, so that
+    registration has one answer to hold on to."""
+    seed = 7 if back else 0
+    coarse = [noise(y, x, side / 8, seed + c) for c in range(3)]
+    middle = noise(y, x, side / 40, seed + 3)
+    fine = noise(y, x, 24.0, seed + 4)
+    bands = np.stack([np.round(4 * (0.7 * a + 0.3 * middle)) / 4 for a in coarse], -1)
+    return np.clip(0.15 + 0.7 * bands + 0.15 * (fine[..., None] - 0.5), 0, 1)
 
 
 def xray_tiles(side: int) -> Iterator[np.ndarray]:
@@ -91,6 +122,32 @@ def make(side: int) -> dict[str, Path]:
             files[key], tiles, shape=shape, dtype=np.uint8, photometric="rgb", **options
         )
     return files
+
+
+def true_map(side: str, n: int) -> Affine:
+    """The map from X-ray pixels to the pixels of ``side``'s photograph as ingest sees it (the
+    back mirrored into the X-ray's frame) that ``photo_tiles`` drew it with."""
+    turn = math.radians(PHOTO_TURN)
+    cos, sin = math.cos(turn) / PHOTO_SCALE, math.sin(turn) / PHOTO_SCALE
+    last = round(n * PHOTO_SCALE) - 1  # the photograph's last column
+    if side == "front":
+        matrix, offset = [[cos, -sin], [sin, cos]], [PHOTO_SHIFT[1], PHOTO_SHIFT[0]]
+    else:  # column u' of the mirrored photograph is column last - u of the photograph
+        matrix = [[cos, sin], [-sin, cos]]
+        offset = [n - 1 - PHOTO_SHIFT[1] - cos * last, PHOTO_SHIFT[0] + sin * last]
+    return Affine(np.array(matrix), np.array(offset)).inverse()
+
+
+def registration_errors(n: int) -> dict[str, tuple[float, float]]:
+    """Per side, the ingested panel's registration error against ``true_map`` (RMS over the
+    X-ray, X-ray pixels) and the residual that ingest recorded without knowing the truth."""
+    found = {}
+    group = zarr.open_group(config.paths("giga").store, mode="r")
+    for side, record in group.attrs["xraysep"]["registration"].items():
+        forward = record["photograph_to_xray"]
+        estimate = Affine(np.array(forward["matrix"]), np.array(forward["offset"])).inverse()
+        found[side] = (round_trip(estimate, true_map(side, n), (n, n)), record["residual"]["value"])
+    return found
 
 
 def run_stage(argv: list[str]) -> dict[str, float]:
@@ -158,6 +215,11 @@ def main() -> None:
     for stage, row in rows:
         rate = side * side / 1e6 / row["seconds"]
         print(f"| {stage} | {row['seconds']:.1f} | {rate:.2f} | {row['peak_mb']:.0f} |")
+    if "ingest" in stages:
+        for photo, (error, residual) in registration_errors(side).items():
+            print(f"\n{photo} registration: error {error:.2f} X-ray pixels RMS against the "
+                  f"truth, residual {residual:.2f}", end="")  # fmt: skip
+        print()
     print(f"\n{command()}")
 
 

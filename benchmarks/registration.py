@@ -4,13 +4,17 @@
 JPEG alike in every case, are ingested once as they are (aligned: ``--no-register``) and
 once per case after a known similarity (shift, rotation, scale: another resolution), with
 registration. Per case: (a) the registration error, the RMS over the X-ray of the distance
-between the true and the estimated map, in X-ray pixels, for each photograph; (b) the
+between the true and the estimated map, in X-ray pixels, for each photograph, and (alone) the
+same error when the X-ray holds only that side's true X-ray; (b) the
 default ``shared`` method's front and back PSNR after ``xraysep pipeline`` (with
 ``--iterations``), against the aligned panel's, over the window that every moved photograph
 shows (and, as a difference only, over the whole panel, where the shifted camera's repeated
-edges weigh in).
+edges weigh in); (c) the same PSNR with the photographs resampled through the true map
+(control points on it), which leaves what the moved capture itself costs (resampling, a
+coarser photograph) and the short training's variation, without any registration error.
 
     uv run python benchmarks/registration.py [--size 192] [--iterations 60] [--seed 0]
+        [--no-separation]   # the registration errors alone, in a minute
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from skimage.transform import AffineTransform, warp
 
 from xraysep import config
 from xraysep.core import capture, metrics
+from xraysep.core.registration import automatic
 from xraysep.core.registration.mapping import Affine, round_trip
 from xraysep.core.registration.resample import covered
-from xraysep.io import images
+from xraysep.io import images, pyramid
 from xraysep.jobs.ingest import ingest
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
@@ -96,6 +101,36 @@ def estimated(panel: str, side: str) -> Affine:
     return Affine(np.array(record["matrix"]), np.array(record["offset"])).inverse()
 
 
+def write_points(path, truth: Affine, shape: tuple[int, int], width: int, mirrored: bool) -> None:
+    """A control-point file whose pairs lie exactly on ``truth`` (X-ray pixels -> pixels of a
+    photograph ``width`` wide; the back's marks in its file as photographed, unmirrored)."""
+    h, w = shape
+    marks = np.array([[0.25 * w, 0.25 * h], [0.75 * w, 0.3 * h], [0.4 * w, 0.75 * h]])
+    photo = truth(marks)
+    if mirrored:
+        photo[:, 0] = width - 1 - photo[:, 0]
+    rows = ["photo_x,photo_y,xray_x,xray_y"]
+    rows += [",".join(repr(float(v)) for v in (*p, *m)) for p, m in zip(photo, marks, strict=True)]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def alone(name: str, truth: Affine, shape: tuple[int, int]) -> list[float]:
+    """Per side, the registration error of panel ``name``'s photographs against that side's
+    true X-ray alone, without the other side: the floor that the side's own paint (thickness
+    and strokes that its photograph does not show) sets."""
+    folder = config.paths(name).raw_dir
+    photos = {side: np.asarray(Image.open(folder / f"{side}.jpg")) for side in ("front", "back")}
+    photos["back"] = photos["back"][:, ::-1]  # into the X-ray's frame, as ingest does
+    stored = zarr.open_group(config.paths(name).store, mode="r")
+    errors = []
+    for side in ("front", "back"):
+        xray = stored[f"truth/{side}_xray"][:]
+        xray = (xray - xray.min()) / (xray.max() - xray.min())
+        found = automatic.register(xray, photos, config.settings().ingest.registration)
+        errors.append(round_trip(found[side].mapping, truth, shape))
+    return errors
+
+
 def seen(shape: tuple[int, int]) -> tuple[slice, slice]:
     """The centred window of the X-ray that every case's photograph shows: elsewhere the
     synthetic camera repeats the panel's edge, which no registration can make right."""
@@ -120,7 +155,8 @@ def separation(panel: str, iterations: int, window: tuple[slice, slice]) -> dict
     found = {f"{side}_whole": scores[f"{side}_psnr"] for side in ("front", "back")}
     for side, other in (("front", "back"), ("back", "front")):
         truth, other_truth = (stored[f"truth/{key}_xray"][window] for key in (side, other))
-        found[side] = metrics.side(separated[f"{side}_xray"][window], truth, other_truth)["psnr"]
+        separated_side = pyramid.levels(separated, f"{side}_xray")[0][window]
+        found[side] = metrics.side(separated_side, truth, other_truth)["psnr"]
     return found
 
 
@@ -129,6 +165,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--iterations", type=int, default=60, help="shared method's steps")
     parser.add_argument("--seed", type=int, default=0, help="synth's seed")
+    parser.add_argument(
+        "--no-separation", action="store_true", help="registration errors only (no PSNR)"
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     scratch_project("registration")
@@ -143,20 +182,32 @@ def main() -> None:
     }
     truths = {key: raw / f"{key}.tiff" for key in ("truth_front", "truth_back", "truth_hidden")}
 
-    def panel(name: str, photos: dict[str, np.ndarray], register: bool) -> None:
+    def panel(
+        name: str, photos: dict[str, np.ndarray], register: bool, truth: Affine | None = None
+    ) -> None:
+        """Ingest ``photos``: registered automatically, or through ``truth`` given as
+        control points."""
         folder = config.paths(name).raw_dir
         folder.mkdir(parents=True, exist_ok=True)
         for side, rgb in photos.items():
             write_photo(folder / f"{side}.jpg", rgb)
+        points = {}
+        if truth is not None:
+            for side, rgb in photos.items():
+                points[f"{side}_points"] = folder / f"{side}-points.csv"
+                write_points(points[f"{side}_points"], truth, shape, rgb.shape[1], side == "back")
         ingest(
             name, folder / "front.jpg", folder / "back.jpg", raw / "xray.tiff",
-            register=register, overwrite=True, **truths,
+            register=register, overwrite=True, **truths, **points,
         )  # fmt: skip
 
     shape = (args.size, args.size)
     window = seen(shape)
     panel("aligned", lit, register=False)
-    aligned = separation("aligned", args.iterations, window)
+    separate = not args.no_separation
+    nothing = dict.fromkeys(("front", "back", "front_whole", "back_whole"), float("nan"))
+    nothing |= dict.fromkeys(("front_true", "back_true"), float("nan"))
+    aligned = separation("aligned", args.iterations, window) if separate else nothing
     rows = []
     for number, case in enumerate(CASES):
         truth = case_mapping(shape, case.scale, case.degrees, case.shift)
@@ -165,24 +216,34 @@ def main() -> None:
         name = f"case{number}"
         panel(name, {"front": front, "back": back}, register=True)
         errors = [round_trip(estimated(name, side), truth, shape) for side in ("front", "back")]
-        rows.append((case, errors, separation(name, args.iterations, window)))
+        errors += alone(name, truth, shape)
+        found = separation(name, args.iterations, window) if separate else nothing
+        if separate:
+            panel(f"{name}-true", {"front": front, "back": back}, register=True, truth=truth)
+            true_map = separation(f"{name}-true", args.iterations, window)
+            found |= {f"{side}_true": true_map[side] for side in ("front", "back")}
+        rows.append((case, errors, found))
 
     side = window[0].stop - window[0].start
     print(
         f"machine: {machine()}; panel {args.size}², shared method, {args.iterations} steps; "
         f"PSNR over the centred {side}² window every photograph shows (whole panel: Δ only)"
     )
-    print("| case | scale | rotation ° | shift px | front error px | back error px "
-          "| front PSNR (Δ) | back PSNR (Δ) | whole-panel Δ front, back |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| aligned | 1 | 0 | 0 | | | {aligned['front']:.2f} | {aligned['back']:.2f} | |")
-    for case, (front_error, back_error), found in rows:
+    print("| case | scale | rotation ° | shift px | front error px (alone) "
+          "| back error px (alone) | front PSNR (Δ) | back PSNR (Δ) "
+          "| true map: Δ front, back | whole-panel Δ front, back |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| aligned | 1 | 0 | 0 | | | {aligned['front']:.2f} | {aligned['back']:.2f} | | |")
+    for case, (front_error, back_error, front_alone, back_alone), found in rows:
         shift = f"({case.shift[0]:g}, {case.shift[1]:g})"
-        delta = {key: found[key] - aligned[key] for key in found}
+        delta = {key: found[key] - aligned[key] for key in aligned}
         print(
-            f"| {case.name} | {case.scale:g} | {case.degrees:g} | {shift} | {front_error:.3f} "
-            f"| {back_error:.3f} | {found['front']:.2f} ({delta['front']:+.2f}) "
+            f"| {case.name} | {case.scale:g} | {case.degrees:g} | {shift} "
+            f"| {front_error:.3f} ({front_alone:.3f}) | {back_error:.3f} ({back_alone:.3f}) "
+            f"| {found['front']:.2f} ({delta['front']:+.2f}) "
             f"| {found['back']:.2f} ({delta['back']:+.2f}) "
+            f"| {found['front_true'] - aligned['front']:+.2f}, "
+            f"{found['back_true'] - aligned['back']:+.2f} "
             f"| {delta['front_whole']:+.2f}, {delta['back_whole']:+.2f} |"
         )
     print(f"wall time {time.perf_counter() - began:.0f} s")
