@@ -32,3 +32,16 @@ def test_stretched_sides_sum_to_stretched_mixture():
     inside = (xray > low) & (xray < high)
     total = stretch_side(front, low, high) + stretch_side(back, low, high)
     np.testing.assert_allclose(total[inside], stretch(xray, low, high)[inside], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+def test_integer_limits_are_numpys_percentiles_to_the_last_bit(dtype):
+    """Integer X-rays are counted band by band into a histogram (a gigapixel scan is never
+    read whole); the limits must still be exactly what np.percentile gives."""
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype)
+    for height, width in ((1, 1), (7, 3), (1500, 37), (260, 255)):
+        xray = rng.normal(info.max / 3, info.max / 8, (height, width))
+        xray = xray.clip(info.min, info.max).astype(dtype)
+        expected = tuple(float(v) for v in np.percentile(xray, (1.0, 99.0)))
+        assert stretch_limits(xray) == expected

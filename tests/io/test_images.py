@@ -9,7 +9,7 @@ import tifffile
 from PIL import Image
 
 from xraysep.errors import InputError
-from xraysep.io.images import read_image, write_tiff_tiles
+from xraysep.io.images import open_image, read_image, write_tiff_tiles
 
 RNG = np.random.default_rng(0)
 RGB8 = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
@@ -141,3 +141,19 @@ def test_tiled_tiff_writer_streams_exact_values(tmp_path):
     read = tifffile.imread(tmp_path / "x.tif")
     assert read.dtype == np.uint16 and read.shape == (700, 530)
     np.testing.assert_array_equal(read, np.round(image * 65535).astype(np.uint16))
+
+
+def test_tiff_is_read_by_window(tmp_path):
+    """open_image gives a TIFF as a window source: a window read through it equals the
+    same window of the whole image, for tiled, striped and planar files."""
+    image = RNG.integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    writers = {
+        "tiled.tif": lambda p: tifffile.imwrite(p, image, photometric="rgb", tile=(64, 64)),
+        "strips.tif": lambda p: tifffile.imwrite(p, image, photometric="rgb", rowsperstrip=7),
+        "planar.tif": lambda p: planar_tiff(p, image),
+    }
+    for name, write in writers.items():
+        write(tmp_path / name)
+        with open_image(tmp_path / name, "rgb") as source:
+            assert source.shape == image.shape and source.dtype == np.uint8
+            np.testing.assert_array_equal(source[17:150, 33:190], image[17:150, 33:190])

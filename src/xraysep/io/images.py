@@ -22,10 +22,13 @@ from typing import Literal
 import imagecodecs
 import numpy as np
 import tifffile
+import zarr
 from PIL import Image
 
 from xraysep.errors import InputError, reason
+from xraysep.io import sources
 from xraysep.io.atomic import atomic_file
+from xraysep.io.sources import Source
 
 Kind = Literal["rgb", "grey"]
 TIFF_SUFFIXES = {".tif", ".tiff", ".btf", ".tf8"}
@@ -71,7 +74,10 @@ def _check_size(path: Path, height: int, width: int, max_megapixels: float | Non
         )
 
 
-def _decode_tiff(path: Path, max_megapixels: float | None) -> np.ndarray:
+@contextlib.contextmanager
+def _open_tiff(path: Path, max_megapixels: float | None) -> Iterator[sources.Tiff]:
+    """The TIFF's image as a window source over tifffile's zarr interface, after checking
+    its header; the file is closed on exit."""
     with _tiff_complaints() as complaints, tifffile.TiffFile(path) as tif:
         series = tif.series[0] if tif.series else None
         if series is None or "Y" not in series.axes or "X" not in series.axes:
@@ -85,12 +91,9 @@ def _decode_tiff(path: Path, max_megapixels: float | None) -> np.ndarray:
                 "expected a single image"
             )
         _check_size(path, sizes["Y"], sizes["X"], max_megapixels)
-        array = series.asarray()
-    if complaints:
-        raise InputError(
-            f"{path}: damaged TIFF, refused rather than read with gaps ({complaints[0]})"
-        )
-    return array
+        with series.aszarr() as zarr_store:
+            array = zarr.open_array(zarr_store, mode="r")
+            yield sources.Tiff(path, array, series.axes, complaints)
 
 
 def _decode_pil(path: Path, max_megapixels: float | None) -> np.ndarray:
@@ -103,34 +106,31 @@ def _decode_pil(path: Path, max_megapixels: float | None) -> np.ndarray:
         return np.asarray(image)
 
 
-def _decode(path: Path, max_megapixels: float | None) -> np.ndarray:
-    suffix = path.suffix.lower()
-    if suffix in TIFF_SUFFIXES:
-        return _decode_tiff(path, max_megapixels)
-    if suffix in PIL_SUFFIXES:
-        return _decode_pil(path, max_megapixels)
-    raise InputError(f"{path}: unsupported file type {suffix!r}; use TIFF, PNG or JPEG")
-
-
-def _as_layout(array: np.ndarray, kind: Kind, path: Path) -> np.ndarray:
-    """Channels last; refuse the wrong number of channels with the count found."""
-    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[-1] not in (3, 4):
-        array = np.moveaxis(array, 0, -1)  # planar TIFF (C, H, W)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
+def _check_layout(shape: tuple[int, ...], kind: Kind, path: Path) -> None:
+    """Refuse the wrong number of channels with the count found."""
     if kind == "rgb":
-        if array.ndim == 2:
+        if len(shape) == 2:
             raise InputError(f"{path}: is a grey image; expected an RGB photograph")
-        if array.ndim != 3 or array.shape[-1] != 3:
-            found = "RGBA" if array.ndim == 3 and array.shape[-1] == 4 else f"shape {array.shape}"
+        if len(shape) != 3 or shape[-1] != 3:
+            found = "RGBA" if len(shape) == 3 and shape[-1] == 4 else f"shape {shape}"
             raise InputError(f"{path}: has {found}; expected an RGB image with 3 channels")
-    elif array.ndim != 2:
-        raise InputError(f"{path}: has shape {array.shape}; expected a grey X-ray (one channel)")
-    return array
+    elif len(shape) != 2:
+        raise InputError(f"{path}: has shape {shape}; expected a grey X-ray (one channel)")
 
 
-def read_image(path: Path, kind: Kind, max_megapixels: float | None = None) -> np.ndarray:
-    """Decode ``path`` as an RGB (H, W, 3) or grey (H, W) array in its stored dtype."""
+def _check_type(dtype: np.dtype, path: Path) -> None:
+    if dtype == np.bool_ or not (
+        np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+    ):
+        raise InputError(f"{path}: unsupported pixel type {dtype}")
+
+
+@contextlib.contextmanager
+def open_image(path: Path, kind: Kind, max_megapixels: float | None = None) -> Iterator[Source]:
+    """The image at ``path`` as a window source (``io.sources``): RGB (H, W, 3) or grey
+    (H, W) in its stored type. A TIFF is read window by window while the context is open
+    (a gigapixel scan never sits in memory whole); PNG and JPEG are decoded whole. Every
+    refusal, here or at a window's read, is one :class:`InputError` line naming the file."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; expected an image file")
@@ -138,20 +138,33 @@ def read_image(path: Path, kind: Kind, max_megapixels: float | None = None) -> n
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
-    try:
-        array = _decode(path, max_megapixels)
-    except InputError:
-        raise
-    except Exception as error:  # decoders raise many types for corrupt or truncated files
-        raise InputError(f"{path}: cannot decode image ({reason(error)})") from error
-    array = _as_layout(array, kind, path)
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise InputError(f"{path}: unsupported pixel type {array.dtype}")
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise InputError(f"{path}: contains NaN or infinite values")
-    return array
+    suffix = path.suffix.lower()
+    if suffix not in TIFF_SUFFIXES | PIL_SUFFIXES:
+        raise InputError(f"{path}: unsupported file type {suffix!r}; use TIFF, PNG or JPEG")
+    with contextlib.ExitStack() as stack:
+        try:
+            if suffix in TIFF_SUFFIXES:
+                image: Source = stack.enter_context(_open_tiff(path, max_megapixels))
+            else:
+                image = _decode_pil(path, max_megapixels)
+        except InputError:
+            raise
+        except Exception as error:  # decoders raise many types for corrupt or truncated files
+            raise InputError(f"{path}: cannot decode image ({reason(error)})") from error
+        if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        _check_layout(image.shape, kind, path)
+        _check_type(image.dtype, path)
+        floating = np.issubdtype(image.dtype, np.floating)
+        if isinstance(image, np.ndarray) and floating and not np.isfinite(image).all():
+            raise InputError(f"{path}: contains NaN or infinite values")
+        yield image
+
+
+def read_image(path: Path, kind: Kind, max_megapixels: float | None = None) -> np.ndarray:
+    """Decode ``path`` whole as an RGB (H, W, 3) or grey (H, W) array in its stored dtype."""
+    with open_image(path, kind, max_megapixels) as image:
+        return np.asarray(image[:, :])
 
 
 def to_uint16(array: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ without naming files (:func:`ingest_listed`).
 
 from __future__ import annotations
 
+import contextlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from xraysep.core.preprocess import STRETCH_PERCENTILES, stretch, stretch_limits
 from xraysep.errors import InputError
 from xraysep.io import images, raw_folder, store, tracking
 from xraysep.io.console import err, progress
+from xraysep.io.sources import Mapped, Mirrored, Source
 from xraysep.jobs import register as registration
 from xraysep.settings import PanelEntry
 
@@ -34,11 +37,17 @@ def _source(path: Path) -> dict[str, str]:
     return {"path": str(shown), "sha256": images.sha256(path)}
 
 
-def _rgb_for_store(array: np.ndarray, path: Path) -> np.ndarray:
+def _rgb_for_store(photo: Source, path: Path) -> Source:
     """Keep 8/16-bit photographs as they are; floats must already be in [0, 1], other integer
-    types are scaled by their type's maximum to 16 bits (negative values have no meaning)."""
-    if array.dtype in (np.uint8, np.uint16):
-        return array
+    types are scaled by their type's maximum to 16 bits (negative values have no meaning),
+    window by window as they are written."""
+    if photo.dtype in (np.uint8, np.uint16):
+        return photo
+    return Mapped(photo, partial(_rgb_window, path=path), np.dtype(np.uint16))
+
+
+def _rgb_window(array: np.ndarray, path: Path) -> np.ndarray:
+    """One window of :func:`_rgb_for_store`'s conversion."""
     if np.issubdtype(array.dtype, np.floating):
         if array.min() < 0.0 or array.max() > 1.0:
             raise InputError(
@@ -52,13 +61,16 @@ def _rgb_for_store(array: np.ndarray, path: Path) -> np.ndarray:
 
 
 def _report_registration(name: str, registered: dict[str, registration.Registered]) -> None:
-    """The check pictures to ``reports/<name>/``, and with each side's residual to a
-    ``register`` run in the panel's experiment (tagged with the new store's data hash)."""
+    """The check pictures, from the panel as stored, to ``reports/<name>/``, and with each
+    side's residual to a ``register`` run in the panel's experiment (tagged with the new
+    store's data hash)."""
+    panel = store.open_panel(config.paths(name).store, name)
     with tracking.run(name, "register"):
         for side, done in registered.items():
             check = config.paths(name).reports_dir / f"registration-{side}.png"
             check.parent.mkdir(parents=True, exist_ok=True)
-            images.write_png(check, done.check)
+            picture = registration.check_picture(panel.array("xray"), panel.array(side))
+            images.write_png(check, picture)
             mlflow.log_artifact(str(check), "registration")
             mlflow.log_metric(f"{side}_residual_px", done.provenance["residual"]["value"])
             mlflow.log_param(f"{side}_method", done.provenance["method"])
@@ -115,12 +127,12 @@ def ingest(
             raise InputError("--truth-hidden needs --truth-front and --truth-back")
         inputs["truth/hidden_xray"] = (Path(truth_hidden), "grey")
 
-    with progress() as bar:
+    with progress() as bar, contextlib.ExitStack() as files:
         task = bar.add_task(f"ingest {name}", total=len(inputs) + 1, status="")
-        loaded: dict[str, np.ndarray] = {}
+        loaded: dict[str, Source] = {}
         for key, (path, kind) in inputs.items():
             bar.update(task, status=path.name)
-            loaded[key] = images.read_image(path, kind, limit)
+            loaded[key] = files.enter_context(images.open_image(path, kind, limit))
             registered = register and key in points
             if not registered and loaded[key].shape[:2] != loaded["xray"].shape:
                 h, w = loaded[key].shape[:2]
@@ -140,12 +152,14 @@ def ingest(
         arrays = {
             "front": _rgb_for_store(loaded.pop("front"), inputs["front"][0]),
             "back": _rgb_for_store(loaded.pop("back"), inputs["back"][0]),
-            "xray": stretch(raw, low, high),
+            "xray": Mapped(raw, partial(stretch, low=low, high=high), np.dtype(np.float32)),
         }
         if mirror_back:
-            arrays["back"] = np.ascontiguousarray(arrays["back"][:, ::-1])
+            arrays["back"] = Mirrored(arrays["back"])
         for key, side in loaded.items():
-            arrays[key] = stretch_side(side, low, high)
+            arrays[key] = Mapped(
+                side, partial(stretch_side, low=low, high=high), np.dtype(np.float32)
+            )
         registered: dict[str, registration.Registered] = {}
         if register:
             bar.update(task, status="registering the photographs")

@@ -22,11 +22,12 @@ from xraysep.core.registration import automatic
 from xraysep.core.registration.automatic import LUMINANCE, RegistrationFailedError
 from xraysep.core.registration.mapping import Affine
 from xraysep.core.registration.points import fit_points
-from xraysep.core.registration.resample import coverage, resample
+from xraysep.core.registration.resample import coverage
 from xraysep.core.registration.working import shrink
 from xraysep.errors import InputError
 from xraysep.io.figures import registration_check
 from xraysep.io.points_file import read_points
+from xraysep.io.sources import Resampled, Source
 from xraysep.settings import Registration
 
 CHECK_SIZE = 1024  # pixels on the longer side of the check pictures, at most
@@ -43,22 +44,22 @@ AUTOMATIC_RESIDUAL = (
 
 @dataclass(frozen=True)
 class Registered:
-    image: np.ndarray  # the photograph in the X-ray's pixel grid, in its own dtype
+    image: Resampled  # the photograph in the X-ray's pixel grid, in its own dtype, by window
     provenance: dict[str, Any]
-    check: np.ndarray  # 8-bit RGB: the photograph's edges over the X-ray
 
 
-def _check(xray: np.ndarray, image: np.ndarray) -> np.ndarray:
+def check_picture(xray: Source, image: Source) -> np.ndarray:
     """The check picture of the registered 8- or 16-bit RGB ``image`` over the stretched
-    ``xray``, from copies of both reduced by block means to at most ``CHECK_SIZE`` pixels a
-    side a band of rows at a time: full-size float copies would not fit a gigapixel panel."""
+    ``xray`` (both as stored), from copies reduced by block means to at most ``CHECK_SIZE``
+    pixels a side, a band of rows at a time: full-size copies would not fit a gigapixel
+    panel."""
     k = max(1, math.ceil(max(xray.shape) / CHECK_SIZE))
-    grey = shrink(xray, k).image if k > 1 else xray
+    grey = shrink(xray, k).image if k > 1 else np.asarray(xray[:, :])
     return registration_check(grey, shrink(image, k).image @ LUMINANCE, CHECK_SIZE)
 
 
 def _from_points(
-    points: Path, photo: np.ndarray, mirrored: bool, chosen: Registration
+    points: Path, photo: Source, mirrored: bool, chosen: Registration
 ) -> tuple[Affine, dict[str, Any]]:
     pairs = read_points(points)
     marks = pairs.photo.copy()
@@ -121,8 +122,8 @@ def _automatic(path: Path, side: str, estimate: automatic.Estimate, chosen: Regi
 
 def register(
     paths: dict[str, Path],
-    photos: dict[str, np.ndarray],
-    xray: np.ndarray,
+    photos: dict[str, Source],
+    xray: Source,
     *,
     mirrored_back: bool,
     points: dict[str, Path | None],
@@ -156,14 +157,15 @@ def register(
 
 
 def _registered(
-    photo: np.ndarray,
+    photo: Source,
     mapping: Affine,
     record: dict[str, Any],
-    xray: np.ndarray,
+    xray: Source,
     chosen: Registration,
 ) -> Registered:
-    """``photo`` resampled through ``mapping``, its full provenance and its check picture."""
-    image = resample(photo, mapping, xray.shape, chosen.order, chosen.block)
+    """``photo`` resampled through ``mapping`` (window by window, as it is read) and its full
+    provenance."""
+    image = Resampled(photo, mapping, xray.shape, chosen.order)
     forward = mapping.inverse()
     record |= {
         "transform": chosen.transform,
@@ -174,4 +176,4 @@ def _registered(
         "coverage": coverage(mapping, xray.shape, photo.shape),
         "interpolation": ORDERS[chosen.order],
     }
-    return Registered(image, record, _check(xray, image))
+    return Registered(image, record)

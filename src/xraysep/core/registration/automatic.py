@@ -302,7 +302,7 @@ def register(
     centre = np.array([xray.shape[1] - 1, xray.shape[0] - 1]) / 2
     sides: dict[str, _Side] = {}
     for side, photo in photos.items():
-        scale = float(np.sqrt(photo.shape[0] * photo.shape[1] / xray.size))
+        scale = float(np.sqrt(photo.shape[0] * photo.shape[1] / (xray.shape[0] * xray.shape[1])))
         copy = working(photo, fixed_copy.spacing * scale)
         moving = Working(copy.image, copy.spacing / scale, copy.origin / scale)
         to_moving = Affine(np.eye(2) / scale, np.zeros(2))

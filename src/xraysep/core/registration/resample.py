@@ -28,31 +28,46 @@ def resample(
 ) -> np.ndarray:
     """The (H, W, C) ``photo`` on the (H, W) ``shape`` grid; ``mapping`` sends output (x, y)
     pixels to ``photo`` (x, y) pixels."""
-    matrix, offset = _rows_cols(mapping)
     out = np.empty((*shape, photo.shape[2]), photo.dtype)
-    integer = np.issubdtype(photo.dtype, np.integer)
-    top = np.iinfo(photo.dtype).max if integer else None
     for r0 in range(0, shape[0], block):
         for c0 in range(0, shape[1], block):
-            r1, c1 = min(r0 + block, shape[0]), min(c0 + block, shape[1])
-            corners = np.array([[r, c] for r in (r0, r1 - 1) for c in (c0, c1 - 1)], float)
-            reach = corners @ matrix.T + offset
-            low = np.clip(
-                np.floor(reach.min(0)).astype(int) - MARGIN, 0, np.array(photo.shape[:2]) - 1
-            )
-            high = np.clip(np.ceil(reach.max(0)).astype(int) + MARGIN + 1, low + 1, photo.shape[:2])
-            window = photo[low[0] : high[0], low[1] : high[1]]
-            start = matrix @ np.array([r0, c0], float) + offset - low
-            for channel in range(photo.shape[2]):
-                values = affine_transform(
-                    window[..., channel].astype(np.float32),
-                    matrix,
-                    start,
-                    output_shape=(r1 - r0, c1 - c0),
-                    order=order,
-                    mode="nearest",
-                )
-                out[r0:r1, c0:c1, channel] = np.clip(np.rint(values), 0, top) if integer else values
+            rows, cols = (r0, min(r0 + block, shape[0])), (c0, min(c0 + block, shape[1]))
+            out[slice(*rows), slice(*cols)] = resample_window(photo, mapping, rows, cols, order)
+    return out
+
+
+def resample_window(
+    photo: np.ndarray,
+    mapping: Affine,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    order: int,
+) -> np.ndarray:
+    """The output window ``rows`` × ``cols`` (start, stop) of :func:`resample`, read from
+    only the part of ``photo`` (anything sliced by two slices: a zarr array, a source) that
+    it maps from, plus ``MARGIN``."""
+    matrix, offset = _rows_cols(mapping)
+    (r0, r1), (c0, c1) = rows, cols
+    integer = np.issubdtype(photo.dtype, np.integer)
+    top = np.iinfo(photo.dtype).max if integer else None
+    corners = np.array([[r, c] for r in (r0, r1 - 1) for c in (c0, c1 - 1)], float)
+    reach = corners @ matrix.T + offset
+    size = np.array(photo.shape[:2])
+    low = np.clip(np.floor(reach.min(0)).astype(int) - MARGIN, 0, size - 1)
+    high = np.clip(np.ceil(reach.max(0)).astype(int) + MARGIN + 1, low + 1, size)
+    window = np.asarray(photo[low[0] : high[0], low[1] : high[1]])
+    start = matrix @ np.array([r0, c0], float) + offset - low
+    out = np.empty((r1 - r0, c1 - c0, photo.shape[2]), photo.dtype)
+    for channel in range(photo.shape[2]):
+        values = affine_transform(
+            window[..., channel].astype(np.float32),
+            matrix,
+            start,
+            output_shape=(r1 - r0, c1 - c0),
+            order=order,
+            mode="nearest",
+        )
+        out[..., channel] = np.clip(np.rint(values), 0, top) if integer else values
     return out
 
 

@@ -19,7 +19,8 @@ import numpy as np
 from xraysep.core.registration.mapping import Affine
 from xraysep.core.registration.resample import resample
 
-BAND = 1024  # rows of reduced output averaged at a time
+BAND = 1024  # rows of reduced output averaged at a time, at most
+BAND_PIXELS = 1 << 24  # and at most this many pixels of the original read at a time
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,10 @@ def shrink(image: np.ndarray, k: int) -> Working:
     """The mean of each whole ``k × k`` block (rows and columns left over are dropped)."""
     h, w = image.shape[0] // k, image.shape[1] // k
     out = np.empty((h, w, *image.shape[2:]), np.float32)
-    for row in range(0, h, BAND):
-        rows = min(BAND, h - row)
-        band = _unit(image[row * k : (row + rows) * k, : w * k])
+    step = max(1, min(BAND, BAND_PIXELS // (k * k * max(w, 1))))
+    for row in range(0, h, step):
+        rows = min(step, h - row)
+        band = _unit(np.asarray(image[row * k : (row + rows) * k, : w * k]))
         out[row : row + rows] = band.reshape(rows, k, w, k, *image.shape[2:]).mean(axis=(1, 3))
     return Working(out, float(k), (k - 1) / 2)
 
@@ -57,7 +59,8 @@ def enlarge(image: np.ndarray, u: int) -> Working:
     origin = -(u - 1) / (2 * u)
     grid = Affine(np.eye(2) / u, np.full(2, origin))
     shape = (image.shape[0] * u, image.shape[1] * u)
-    source = image if image.ndim == 3 else image[..., None]
+    whole = np.asarray(image[:, :])
+    source = whole if whole.ndim == 3 else whole[..., None]
     fine = resample(_unit(source), grid, shape, order=1, block=BAND)
     return Working(fine if image.ndim == 3 else fine[..., 0], 1 / u, origin)
 
@@ -69,7 +72,7 @@ def working(image: np.ndarray, spacing: float) -> Working:
         return shrink(image, round(spacing))
     if spacing <= 2 / 3:
         return enlarge(image, round(1 / spacing))
-    return Working(_unit(image), 1.0, 0.0)
+    return Working(_unit(np.asarray(image[:, :])), 1.0, 0.0)
 
 
 def xray_spacing(shape: tuple[int, int], working_size: int) -> int:
