@@ -135,12 +135,14 @@ class Mapped:
 @dataclass(frozen=True)
 class Resampled:
     """The RGB ``photo`` resampled through ``mapping`` (output pixels to photograph pixels)
-    onto a grid of ``size`` = (H, W), window by window."""
+    onto a grid of ``size`` = (H, W), window by window, each in pieces of at most
+    ``block``² pixels (the interpolation's float copies stay that small)."""
 
     photo: Source
     mapping: Affine
     size: tuple[int, int]
     order: int
+    block: int
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -155,5 +157,14 @@ class Resampled:
         return 3
 
     def __getitem__(self, window: Window) -> np.ndarray:
-        rows, cols = (part.indices(size)[:2] for part, size in zip(window, self.size, strict=True))
-        return resample_window(self.photo, self.mapping, rows, cols, self.order)
+        (r0, r1), (c0, c1) = (
+            part.indices(n)[:2] for part, n in zip(window, self.size, strict=True)
+        )
+        out = np.empty((r1 - r0, c1 - c0, self.photo.shape[2]), self.dtype)
+        for top in range(r0, r1, self.block):
+            for left in range(c0, c1, self.block):
+                rows, cols = (top, min(top + self.block, r1)), (left, min(left + self.block, c1))
+                out[rows[0] - r0 : rows[1] - r0, cols[0] - c0 : cols[1] - c0] = resample_window(
+                    self.photo, self.mapping, rows, cols, self.order
+                )
+        return out

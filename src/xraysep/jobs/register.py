@@ -165,7 +165,7 @@ def _registered(
 ) -> Registered:
     """``photo`` resampled through ``mapping`` (window by window, as it is read) and its full
     provenance."""
-    image = Resampled(photo, mapping, xray.shape, chosen.order)
+    image = Resampled(photo, mapping, xray.shape, chosen.order, chosen.block)
     forward = mapping.inverse()
     record |= {
         "transform": chosen.transform,
