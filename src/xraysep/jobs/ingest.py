@@ -60,6 +60,14 @@ def _rgb_window(array: np.ndarray, path: Path) -> np.ndarray:
     return images.to_uint16(array / np.iinfo(array.dtype).max)
 
 
+def _check_windows(source: Source) -> None:
+    """Read every window of a float ``source`` once, so that a value its reading or
+    conversion refuses (NaN, infinity, an RGB value outside [0, 1]) stops ingest before the
+    store, or its lock, is touched."""
+    for window in store.blocks(source.shape[:2]):
+        source[window]
+
+
 def _report_registration(name: str, registered: dict[str, registration.Registered]) -> None:
     """The check pictures, from the panel as stored, to ``reports/<name>/``, and with each
     side's residual to a ``register`` run in the panel's experiment (tagged with the new
@@ -142,6 +150,7 @@ def ingest(
                 )
             bar.advance(task)
 
+        types = {key: image.dtype for key, image in loaded.items()}
         raw = loaded.pop("xray")
         low, high = stretch_limits(raw)
         if not high > low:
@@ -160,6 +169,9 @@ def ingest(
             arrays[key] = Mapped(
                 side, partial(stretch_side, low=low, high=high), np.dtype(np.float32)
             )
+        for key, array in arrays.items():  # the X-ray's percentiles have read it whole
+            if key != "xray" and np.issubdtype(types[key], np.floating):
+                _check_windows(array)
         registered: dict[str, registration.Registered] = {}
         if register:
             bar.update(task, status="registering the photographs")
