@@ -18,7 +18,7 @@ import numpy as np
 import zarr
 
 from xraysep.core.registration.mapping import Affine
-from xraysep.core.registration.resample import resample_window
+from xraysep.core.registration.resample import resample_region
 from xraysep.errors import InputError, reason
 
 Window = tuple[slice, slice]
@@ -157,14 +157,5 @@ class Resampled:
         return 3
 
     def __getitem__(self, window: Window) -> np.ndarray:
-        (r0, r1), (c0, c1) = (
-            part.indices(n)[:2] for part, n in zip(window, self.size, strict=True)
-        )
-        out = np.empty((r1 - r0, c1 - c0, self.photo.shape[2]), self.dtype)
-        for top in range(r0, r1, self.block):
-            for left in range(c0, c1, self.block):
-                rows, cols = (top, min(top + self.block, r1)), (left, min(left + self.block, c1))
-                out[rows[0] - r0 : rows[1] - r0, cols[0] - c0 : cols[1] - c0] = resample_window(
-                    self.photo, self.mapping, rows, cols, self.order
-                )
-        return out
+        rows, cols = (part.indices(n)[:2] for part, n in zip(window, self.size, strict=True))
+        return resample_region(self.photo, self.mapping, rows, cols, self.order, self.block)

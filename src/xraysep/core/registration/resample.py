@@ -28,11 +28,27 @@ def resample(
 ) -> np.ndarray:
     """The (H, W, C) ``photo`` on the (H, W) ``shape`` grid; ``mapping`` sends output (x, y)
     pixels to ``photo`` (x, y) pixels."""
-    out = np.empty((*shape, photo.shape[2]), photo.dtype)
-    for r0 in range(0, shape[0], block):
-        for c0 in range(0, shape[1], block):
-            rows, cols = (r0, min(r0 + block, shape[0])), (c0, min(c0 + block, shape[1]))
-            out[slice(*rows), slice(*cols)] = resample_window(photo, mapping, rows, cols, order)
+    return resample_region(photo, mapping, (0, shape[0]), (0, shape[1]), order, block)
+
+
+def resample_region(
+    photo: np.ndarray,
+    mapping: Affine,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    order: int,
+    block: int,
+) -> np.ndarray:
+    """The output rows × cols (start, stop) of :func:`resample`, in pieces of at most
+    ``block``² pixels (:func:`resample_window` each)."""
+    out = np.empty((rows[1] - rows[0], cols[1] - cols[0], photo.shape[2]), photo.dtype)
+    for top in range(*rows, block):
+        for left in range(*cols, block):
+            piece = (top, min(top + block, rows[1])), (left, min(left + block, cols[1]))
+            out[
+                piece[0][0] - rows[0] : piece[0][1] - rows[0],
+                piece[1][0] - cols[0] : piece[1][1] - cols[0],
+            ] = resample_window(photo, mapping, *piece, order)
     return out
 
 
