@@ -43,6 +43,34 @@ def test_shared_model_is_order_invariant_by_construction():
     assert f.std() > 0.01  # not trivially constant
 
 
+def test_training_keeps_the_bumps_of_an_unchanged_input_only():
+    """The bumps are computed again when the input changes in place or a palette changes,
+    and let go out of training: the predictions are always those of a fresh model."""
+    rng = np.random.default_rng(1)
+    front, back = rng.random((2, 20, 20, 3), dtype=np.float32)
+    config = SharedConfig(palette=6, psf=1, members=2, thickness=0, ridge=3.0, width=1.0)
+    model, fresh = SharedModel(config), SharedModel(config)
+    model.init_palettes(front, back, seed=0)
+    batch = torch.from_numpy(np.concatenate([front, back], -1).transpose(2, 0, 1)[None].copy())
+    first, second = batch[:, :3], batch[:, 3:]
+
+    def agrees() -> bool:
+        fresh.load_state_dict(model.state_dict())
+        return torch.equal(model(first, second), fresh(first, second))
+
+    assert agrees()
+    held = model.last_bumps.bumps
+    model(batch[:, :3], batch[:, 3:])  # new views of the same, unchanged tensor
+    assert model.last_bumps.bumps is held
+    batch.mul_(0.5)
+    assert agrees() and model.last_bumps.bumps is not held
+    held = model.last_bumps.bumps
+    model.init_palettes(front, back, seed=5)
+    assert agrees() and model.last_bumps.bumps is not held
+    model.eval()
+    assert model.last_bumps.bumps == []
+
+
 def test_bump_width_is_a_multiple_of_the_palette_spacing():
     rng = np.random.default_rng(2)
     front, back = rng.random((2, 24, 24, 3), dtype=np.float32)

@@ -69,6 +69,7 @@ def test_whole_image_when_the_crop_covers_it():
     sampler = CropSampler(stack_reader(stack), (48, 40), 256, 8, seed=0)
     batch = sampler.next()
     assert batch.shape == (1, 7, 48, 40) and torch.equal(batch[0], stack)
+    assert sampler.next() is batch  # read once: a model may keep what it computed from it
 
 
 def test_too_small_panel_is_refused():

@@ -20,7 +20,8 @@ from xraysep.core.training import Reader
 class CropSampler:
     """Endless minibatches of random ``crop``×``crop`` windows (clipped to the image), seeded.
 
-    When one crop covers the whole image every batch is that image, once.
+    When one crop covers the whole image every batch is that image: one tensor, read once,
+    so a model can keep what it computes from it (the shared map's bumps).
     """
 
     def __init__(
@@ -28,10 +29,11 @@ class CropSampler:
     ) -> None:
         self.read, self.shape = read, shape
         self.size = (min(crop, shape[0]), min(crop, shape[1]))
-        whole = self.size == tuple(shape)
-        self.batch_size = 1 if whole else batch_size
+        self.covers = self.size == tuple(shape)
+        self.batch_size = 1 if self.covers else batch_size
         self.steps_per_iteration = 1
         self.rng = np.random.default_rng(seed)
+        self.whole: torch.Tensor | None = None
 
     def next_origins(self) -> np.ndarray:
         high = (self.shape[0] - self.size[0] + 1, self.shape[1] - self.size[1] + 1)
@@ -39,6 +41,10 @@ class CropSampler:
 
     def next(self) -> torch.Tensor:
         (h, w) = self.size
+        if self.covers:
+            if self.whole is None:
+                self.whole = self.read(slice(0, h), slice(0, w))[None]
+            return self.whole
         return torch.stack(
             [self.read(slice(y, y + h), slice(x, x + w)) for y, x in self.next_origins().tolist()]
         )

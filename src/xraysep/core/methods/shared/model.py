@@ -56,6 +56,7 @@ from torch import nn
 from torch.nn import functional
 
 from xraysep.core import device as devices
+from xraysep.core.filters import correlate
 from xraysep.core.inference import once
 from xraysep.core.methods.shared.thickness import thicken
 from xraysep.core.separator import BACK, FRONT, XRAY
@@ -122,40 +123,43 @@ class Absorption(nn.Module):
         self.weights = nn.Conv2d(palette_size, 1, 1)
         nn.init.zeros_(self.weights.weight)
         nn.init.zeros_(self.weights.bias)
-        self.psf = psf
         logits = torch.full((2 * psf + 1, 2 * psf + 1), -4.0)
         logits[psf, psf] = 0.0  # starts close to no blur
         self.psf_logits = nn.Parameter(logits)
 
     def bumps(self, rgb: torch.Tensor) -> torch.Tensor:
-        """φₖ for every pixel, (N, K, H·W): |y − c|² = |y|² − 2 c·y + |c|² for all k as one
-        matrix product of ``(2sc, −s|c|², −s)`` with ``(y, 1, |y|²)``, so the logits are
+        """φₖ for every pixel, (N, H·W, K): |y − c|² = |y|² − 2 c·y + |c|² for all k as one
+        matrix product of ``(y, 1, |y|²)`` with ``(2sc, −s|c|², −s)``, so the logits are
         written once and read once by ``exp``. The terms are up to ``3 / 2s²`` (hundreds) and
         nearly cancel, so they need float32's 24-bit mantissa: a product, not a 1×1
         convolution, because cuDNN may run float32 convolutions in TF32 (10 bits), where each
-        bump would be off by tens of per cent."""
+        bump would be off by tens of per cent. Pixels are rows, so that the weights' product
+        and its gradient read the bumps in place, with no transposed copy. They depend on no
+        parameter: training holds them while its input stays the same (:class:`_LastBumps`)."""
         c, scale = self.centres, 1 / (2 * self.width**2)
-        y = rgb.flatten(2)
-        features = torch.cat([y, torch.ones_like(y[:, :1]), (y * y).sum(1, keepdim=True)], 1)
+        y = rgb.float().flatten(2).transpose(1, 2)
+        features = torch.cat([y, torch.ones_like(y[..., :1]), (y * y).sum(2, keepdim=True)], 2)
         coefficients = torch.cat(
             [2 * scale * c, -scale * (c * c).sum(1, keepdim=True), -scale.expand(len(c), 1)], 1
         )
-        return torch.exp(torch.matmul(coefficients, features))
+        return torch.exp(torch.matmul(features, coefficients.T))
+
+    def depth(self, bumps: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        """The optical depth (N, 1, H, W) of an image of ``shape`` from its :meth:`bumps`.
+        The weights (a 1×1 convolution's, so model files keep their layout) apply as a
+        matrix product, which the CPU runs far faster than oneDNN's 1×1 convolution to a
+        single channel (docs/performance.md, Training on the CPU)."""
+        n, _, h, w = shape
+        logits = torch.matmul(bumps, self.weights.weight.flatten(1).T) + self.weights.bias
+        depth = functional.softplus(logits).view(n, 1, h, w)
+        return correlate(depth, self.psf_logits.flatten().softmax(0).view_as(self.psf_logits))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """In float32 under CUDA's bf16 autocast too, for the bumps' sake (:meth:`bumps`):
         in bf16 CUDA's sides came out up to 7 % off the CPU's. The map is a few small
-        passes; float32 costs it nothing that matters. The weights (a 1×1 convolution's, so
-        model files keep their layout) apply as a matrix product as well: as oneDNN's 1×1
-        convolution to a single channel, forward and backward, they took a quarter of a CPU
-        training step."""
+        passes; float32 costs it nothing that matters."""
         with devices.full_precision(rgb.device):
-            rgb = rgb.float()
-            n, _, h, w = rgb.shape
-            logits = torch.matmul(self.weights.weight.flatten(1), self.bumps(rgb))
-            depth = functional.softplus(logits + self.weights.bias[:, None]).view(n, 1, h, w)
-            kernel = self.psf_logits.flatten().softmax(0).view(1, 1, *self.psf_logits.shape)
-            return functional.conv2d(depth, kernel, padding=self.psf)
+            return self.depth(self.bumps(rgb), rgb.shape)
 
 
 class BeerLambert(nn.Module):
@@ -208,6 +212,13 @@ class SharedModel(nn.Module):
         self.members = nn.ModuleList([Member(config) for _ in range(config.members)])
         self.register_buffer("offsets", torch.zeros(config.members))
         self.passes = _Pairs(self.pairs)
+        self.last_bumps = _LastBumps()
+
+    def train(self, mode: bool = True) -> SharedModel:
+        """Out of training the held bumps (:class:`_LastBumps`) are let go."""
+        if not mode:
+            self.last_bumps = _LastBumps()
+        return super().train(mode)
 
     def to_config(self) -> dict:
         return self.config.to_dict()
@@ -229,6 +240,10 @@ class SharedModel(nn.Module):
             member.absorption.centres.copy_(torch.from_numpy(centres))
             member.absorption.width.fill_(spacing * self.config.width)
 
+    def palettes(self) -> list[torch.Tensor]:
+        """Every member's palette centres and bump width: what the bumps depend on."""
+        return [b for m in self.members for b in (m.absorption.centres, m.absorption.width)]
+
     def forward(
         self,
         first: torch.Tensor,
@@ -239,10 +254,15 @@ class SharedModel(nn.Module):
         """Each member's mixture prediction (M, N, 1, H, W) of the two photographs; given
         the X-ray, with each side's thickness fitted to it first at ``ridge`` (the
         refinement's loss)."""
-        both = torch.cat([first, second])
+        shape = torch.Size((len(first) + len(second), *first.shape[1:]))
+        bumps = self.last_bumps.get(
+            (first, second, *self.palettes()),
+            lambda: [m.absorption.bumps(torch.cat([first, second])) for m in self.members],
+        )
         predictions = []
-        for member in self.members:
-            depth = member.absorption(both)
+        for member, member_bumps in zip(self.members, bumps, strict=True):
+            with devices.full_precision(first.device):
+                depth = member.absorption.depth(member_bumps, shape)
             one, other = depth[: len(first)], depth[len(first) :]
             if xray is not None:
                 one, other = self.thicken(member, one, other, xray.float(), ridge)
@@ -292,6 +312,32 @@ class SharedModel(nn.Module):
 
     def spread(self) -> nn.Module:
         return _Spread(self.passes)
+
+
+class _LastBumps:
+    """The members' bumps of the last training input, computed again only when the input
+    or a palette changes. A whole-panel training step sees the same image every time, and
+    its bumps (an exponential per pixel and palette colour) are most of the step's work.
+
+    An input is known by where its data lies, its layout and its version counter (which
+    every in-place change advances); the tensors are held, so their memory cannot be
+    reused by another tensor while the key stands."""
+
+    def __init__(self) -> None:
+        self.key: tuple = ()
+        self.held: tuple[torch.Tensor, ...] = ()
+        self.bumps: list[torch.Tensor] = []
+
+    def get(
+        self, inputs: tuple[torch.Tensor, ...], compute: Callable[[], list[torch.Tensor]]
+    ) -> list[torch.Tensor]:
+        key = tuple(
+            (t.device, t.data_ptr(), t.shape, t.stride(), t.dtype, t._version) for t in inputs
+        )
+        if key != self.key:
+            self.bumps = []  # the old bumps go before the new ones are made
+            self.key, self.held, self.bumps = key, inputs, compute()
+        return self.bumps
 
 
 class _Pairs(nn.Module):

@@ -27,11 +27,9 @@ def thicken(
     """Both sides' optical depths (N, 1, h, w), each scaled by its local thickness factor
     ``1 + aᵢ`` fitted to ``residual``; symmetric in the sides, so swapping them swaps the
     result. A residual of zero (an unknown X-ray) leaves both as they are."""
-    energy_11 = box_mean(first * first, radius)
-    energy_22 = box_mean(second * second, radius)
-    energy_12 = box_mean(first * second, radius)
-    moment_1 = box_mean(first * residual, radius)
-    moment_2 = box_mean(second * residual, radius)
+    products = [first * first, second * second, first * second, first * residual]
+    means = box_mean(torch.cat([*products, second * residual], 1), radius)
+    energy_11, energy_22, energy_12, moment_1, moment_2 = means.split(1, 1)
     shrink = ridge * (energy_11 + energy_22) / 2
     energy_11, energy_22 = energy_11 + shrink, energy_22 + shrink
     determinant = (energy_11 * energy_22 - energy_12 * energy_12).clamp_min(1e-12)

@@ -1,0 +1,190 @@
+"""The shared map's training step on the CPU, this code against a baseline commit, one run.
+
+Both versions train the default method (``params.yaml: shared``) on the same synthetic panel
+(the demo's settings at ``--size``), each in its own process with its own sources (the
+baseline's from ``git archive``), alternately ``--rounds`` times, so that both see the same
+machine. Each reports seconds per step in the map phase and in the refinement (the last
+``shared.refine`` part of the steps), the whole training time, and the separation's PSNR
+and crosstalk against the true X-rays (the trained map's pair of the whole panel), so the
+speed-up is shown at unchanged quality. The first optimiser a process makes imports
+``torch._dynamo`` (about 10 s on a 2-core machine), the same for both; it is made before the
+clock starts. ``--profile`` prints each version's
+``torch.profiler`` table instead (use a few dozen ``--steps``: the profiler slows each step).
+
+    uv run python benchmarks/train_step.py --baseline da6e7c0 [--size 256] [--steps 2500]
+        [--rounds 1] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+from common import REPO, command, machine, scratch_project
+
+PANEL = "demo"
+
+
+def sources(ref: str, root: Path) -> Path:
+    """The ``src`` folder of commit ``ref``, unpacked under ``root``; ``current``: this tree's."""
+    if ref == "current":
+        return REPO / "src"
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = root / "baseline" / commit
+    if not (target / "src").is_dir():
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", commit, "src"], check=True, capture_output=True
+        ).stdout
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(target, filter="data")
+    return target / "src"
+
+
+def child(steps: int, profile: bool) -> None:
+    """Train on the scratch panel with the sources on ``PYTHONPATH``; print one JSON line."""
+    import numpy as np
+    import torch
+
+    import xraysep
+    from xraysep import config
+    from xraysep.core import methods
+    from xraysep.core.inference import centre_window
+    from xraysep.core.metrics import side
+    from xraysep.core.training import fit
+    from xraysep.io import store
+    from xraysep.jobs.train import make_sampler, panel_reader
+
+    panel = store.open_panel(config.paths(PANEL).store, PANEL)
+    settings = config.settings()
+    made = methods.trainer("shared").recipe(
+        "shared", panel, settings=settings, preset=None, seed=0, iterations=steps,
+        checkpoint_every=0,
+    )  # fmt: skip
+    sampler = make_sampler(made.settings, panel_reader(panel, made.slots, True), panel.shape, 0)
+    device = torch.device("cpu")
+    if profile:
+        print_profile(made, sampler, device)
+        return
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo
+    refine_from = int(np.ceil((1 - settings.shared.refine) * steps))
+    stamps: list[float] = []
+    began = time.perf_counter()
+    fit(
+        made.model, made.loss, sampler, made.settings, device,
+        on_step=lambda step, loss: stamps.append(time.perf_counter()), groups=made.groups,
+    )  # fmt: skip
+    seconds = time.perf_counter() - began
+    times = np.diff([began, *stamps])
+    window = centre_window(panel.shape, max(panel.shape))
+    pair = made.images(panel, window, settings.separate.tile, device)
+    front, back = pair["shared_front"], pair["shared_back"]
+    truth_front, truth_back = panel.truth("front"), panel.truth("back")
+    scores = {
+        "front": side(front, truth_front, truth_back),
+        "back": side(back, truth_back, truth_front),
+    }
+    print(
+        json.dumps(
+            {
+                "source": str(Path(xraysep.__file__).parents[1]),
+                "seconds": seconds,
+                "map_step": float(np.median(times[1:refine_from])),
+                "refine_step": float(np.median(times[refine_from:])),
+                "mean_step": seconds / steps,
+                **{f"{s}_{k}": v[k] for s, v in scores.items() for k in ("psnr", "crosstalk")},
+            }
+        )
+    )
+
+
+def print_profile(made, sampler, device) -> None:
+    """``torch.profiler``'s top operators over the whole (short) training run."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from xraysep.core.training import fit
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo
+    with profile(activities=[ProfilerActivity.CPU]) as recorded:
+        fit(made.model, made.loss, sampler, made.settings, device, groups=made.groups)
+    print(recorded.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", required=True, help="the commit to compare with")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=None, help="default: shared.iterations")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    root = scratch_project(f"train-step-{args.size}")
+    if args.child:
+        child(args.steps, args.profile)
+        return
+
+    from xraysep import config
+    from xraysep.jobs.synth import synth
+
+    demo = config.settings().synth
+    if not config.paths(PANEL).store.exists():
+        synth(
+            PANEL, size=args.size, seed=demo.seed, front=demo.front, back=demo.back,
+            mixture=demo.mixture, grain=demo.grain, noise=demo.noise, factors=demo.factors,
+        )  # fmt: skip
+    steps = args.steps or config.settings().shared.iterations
+    versions = {
+        "baseline " + args.baseline: sources(args.baseline, root),
+        "this code": REPO / "src",
+    }
+    results: dict[str, list[dict]] = {name: [] for name in versions}
+    for _ in range(args.rounds):
+        for name, src in versions.items():
+            environment = os.environ | {"PYTHONPATH": str(src)}
+            call = [sys.executable, __file__, "--child", "--baseline", args.baseline]
+            call += ["--size", str(args.size)]
+            call += ["--steps", str(steps)] + (["--profile"] if args.profile else [])
+            done = subprocess.run(
+                call, env=environment, check=True, stdout=subprocess.PIPE, text=True
+            )
+            if args.profile:
+                print(f"## {name}\n{done.stdout}")
+                continue
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            assert Path(result["source"]) == src, f"{name} imported {result['source']}"
+            results[name].append(result)
+            print(f"{name}: {json.dumps(result)}", flush=True)
+    if args.profile:
+        return
+    print(f"\n{machine()}; {args.size}² panel, {steps} steps, {args.rounds} round(s)")
+    print(
+        "| code | map step ms | refinement step ms | training s | front PSNR | back PSNR "
+        "| crosstalk front, back |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, runs in results.items():
+        for run in runs:
+            print(
+                f"| {name} | {1000 * run['map_step']:.1f} | {1000 * run['refine_step']:.1f} "
+                f"| {run['seconds']:.1f} | {run['front_psnr']:.3f} | {run['back_psnr']:.3f} "
+                f"| {run['front_crosstalk']:.4f}, {run['back_crosstalk']:.4f} |"
+            )
+    base, new = (min(r["seconds"] for r in runs) for runs in results.values())
+    print(f"\ntraining {base / new:.2f}× faster (best of each)\n{command()}")
+
+
+if __name__ == "__main__":
+    main()
