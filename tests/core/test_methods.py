@@ -71,6 +71,24 @@ def test_training_keeps_the_bumps_of_an_unchanged_input_only():
     assert model.last_bumps.bumps == []
 
 
+def test_inference_makes_the_bumps_in_pieces_with_the_same_result():
+    """Without gradients the CPU computes the bumps a few thousand pixels at a time; every
+    pixel's sums are the same, so the depths are bit-identical to the whole image's."""
+    rng = np.random.default_rng(3)
+    model = SharedModel(
+        SharedConfig(palette=8, psf=2, members=1, thickness=0, ridge=3.0, width=1.4)
+    )
+    model.init_palettes(*rng.random((2, 30, 30, 3), dtype=np.float32), seed=0)
+    absorption = model.members[0].absorption
+    with torch.no_grad():
+        absorption.weights.weight.normal_()
+    photographs = torch.rand(2, 3, 70, 61)  # 8540 pixels: three pieces, the last one short
+    whole = absorption(photographs)
+    with torch.no_grad():
+        in_pieces = absorption(photographs)
+    assert torch.equal(in_pieces, whole) and whole.std() > 0.01
+
+
 def test_bump_width_is_a_multiple_of_the_palette_spacing():
     rng = np.random.default_rng(2)
     front, back = rng.random((2, 24, 24, 3), dtype=np.float32)

@@ -64,6 +64,7 @@ from xraysep.settings import Shared
 
 ALL = slice(None)  # every channel of the stack: the pair needs both photographs and the X-ray
 PALETTE_SAMPLE = 20_000  # pixels k-means sees per member: plenty for a few dozen colours
+CACHED_PIXELS = 4096  # pixels whose bumps (K floats each) stay in a CPU's cache: 512 KB at 32
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Absorption(nn.Module):
         self.psf_logits = nn.Parameter(logits)
 
     def bumps(self, rgb: torch.Tensor) -> torch.Tensor:
-        """φₖ for every pixel, (N, H·W, K): |y − c|² = |y|² − 2 c·y + |c|² for all k as one
+        """φₖ for every pixel, (N·H·W, K): |y − c|² = |y|² − 2 c·y + |c|² for all k as one
         matrix product of ``(y, 1, |y|²)`` with ``(2sc, −s|c|², −s)``, so the logits are
         written once and read once by ``exp``. The terms are up to ``3 / 2s²`` (hundreds) and
         nearly cancel, so they need float32's 24-bit mantissa: a product, not a 1×1
@@ -136,30 +137,55 @@ class Absorption(nn.Module):
         bump would be off by tens of per cent. Pixels are rows, so that the weights' product
         and its gradient read the bumps in place, with no transposed copy. They depend on no
         parameter: training holds them while its input stays the same (:class:`_LastBumps`)."""
+        return torch.exp(torch.matmul(self._features(rgb), self._coefficients().T))
+
+    def _features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """``(y, 1, |y|²)`` of every pixel, (N·H·W, 5)."""
+        y = rgb.float().permute(0, 2, 3, 1).reshape(-1, 3)
+        return torch.cat([y, torch.ones_like(y[:, :1]), (y * y).sum(1, keepdim=True)], 1)
+
+    def _coefficients(self) -> torch.Tensor:
+        """``(2sc, −s|c|², −s)`` of every palette colour, (K, 5)."""
         c, scale = self.centres, 1 / (2 * self.width**2)
-        y = rgb.float().flatten(2).transpose(1, 2)
-        features = torch.cat([y, torch.ones_like(y[..., :1]), (y * y).sum(2, keepdim=True)], 2)
-        coefficients = torch.cat(
+        return torch.cat(
             [2 * scale * c, -scale * (c * c).sum(1, keepdim=True), -scale.expand(len(c), 1)], 1
         )
-        return torch.exp(torch.matmul(features, coefficients.T))
 
-    def depth(self, bumps: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-        """The optical depth (N, 1, H, W) of an image of ``shape`` from its :meth:`bumps`.
-        The weights (a 1×1 convolution's, so model files keep their layout) apply as a
-        matrix product, which the CPU runs far faster than oneDNN's 1×1 convolution to a
-        single channel (docs/performance.md, Training on the CPU)."""
+    def logits(self, bumps: torch.Tensor) -> torch.Tensor:
+        """The weights' sum of the bumps, (N·H·W, 1). The weights (a 1×1 convolution's, so
+        model files keep their layout) apply as a matrix product, which the CPU runs far
+        faster than oneDNN's 1×1 convolution to a single channel."""
+        return torch.matmul(bumps, self.weights.weight.flatten(1).T)
+
+    def _logits_in_pieces(self, rgb: torch.Tensor) -> torch.Tensor:
+        """:meth:`logits` of :meth:`bumps` without the bumps of the whole image: pieces of
+        ``CACHED_PIXELS`` pixels, whose bumps stay in the CPU's cache from the exponential
+        to the weights' product (no gradient needs them kept). Each pixel's sums are the
+        same, so the result is too, bit for bit."""
+        features, coefficients = self._features(rgb), self._coefficients()
+        out = features.new_empty(len(features), 1)
+        for start in range(0, len(features), CACHED_PIXELS):
+            piece = features[start : start + CACHED_PIXELS]
+            bumps = torch.exp(torch.matmul(piece, coefficients.T))
+            out[start : start + CACHED_PIXELS] = self.logits(bumps)
+        return out
+
+    def depth(self, logits: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        """The optical depth (N, 1, H, W) of an image of ``shape`` from its :meth:`logits`."""
         n, _, h, w = shape
-        logits = torch.matmul(bumps, self.weights.weight.flatten(1).T) + self.weights.bias
-        depth = functional.softplus(logits).view(n, 1, h, w)
-        return correlate(depth, self.psf_logits.flatten().softmax(0).view_as(self.psf_logits))
+        depth = functional.softplus(logits + self.weights.bias).view(n, h, w, 1)
+        kernel = self.psf_logits.flatten().softmax(0).view_as(self.psf_logits)
+        return correlate(depth.permute(0, 3, 1, 2), kernel)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """In float32 under CUDA's bf16 autocast too, for the bumps' sake (:meth:`bumps`):
         in bf16 CUDA's sides came out up to 7 % off the CPU's. The map is a few small
-        passes; float32 costs it nothing that matters."""
+        passes; float32 costs it nothing that matters. Without gradients on the CPU the
+        bumps are made piece by piece (:meth:`_logits_in_pieces`)."""
         with devices.full_precision(rgb.device):
-            return self.depth(self.bumps(rgb), rgb.shape)
+            if torch.is_grad_enabled() or rgb.device.type != "cpu":
+                return self.depth(self.logits(self.bumps(rgb)), rgb.shape)
+            return self.depth(self._logits_in_pieces(rgb), rgb.shape)
 
 
 class BeerLambert(nn.Module):
@@ -262,7 +288,7 @@ class SharedModel(nn.Module):
         predictions = []
         for member, member_bumps in zip(self.members, bumps, strict=True):
             with devices.full_precision(first.device):
-                depth = member.absorption.depth(member_bumps, shape)
+                depth = member.absorption.depth(member.absorption.logits(member_bumps), shape)
             one, other = depth[: len(first)], depth[len(first) :]
             if xray is not None:
                 one, other = self.thicken(member, one, other, xray.float(), ridge)
