@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
+import tarfile
+from io import BytesIO
 from pathlib import Path
 
 import yaml
@@ -28,6 +31,25 @@ def scratch_project(name: str, overrides: dict | None = None) -> Path:
     os.environ["XRAYSEP_ROOT"] = str(root)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     return root
+
+
+def baseline_sources(ref: str, root: Path) -> Path:
+    """The ``src`` folder of commit ``ref``, unpacked under ``root/baseline/``: put it first
+    on ``PYTHONPATH`` to run that commit's code beside this tree's."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = root / "baseline" / commit
+    if not (target / "src").is_dir():
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", commit, "src"], check=True, capture_output=True
+        ).stdout
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(target, filter="data")
+    return target / "src"
 
 
 def command() -> str:

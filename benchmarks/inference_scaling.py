@@ -6,22 +6,25 @@ ensemble's uncertainty map), trained briefly on a small panel (throughput does n
 the weights), through
 the real ``xraysep separate`` path (zarr → dask ``map_overlap`` → zarr, plus TIFF and PNG
 reports), each in a fresh process whose own peak resident memory it reports. Cost should grow
-linearly with pixels and memory stay flat, bounded by the blocks in flight.
+linearly with pixels and memory stay flat, bounded by the blocks in flight. With
+``--baseline REF`` each panel is also separated, with the same model, by commit REF's code
+(its sources first on ``PYTHONPATH``), the two alternating, so both see the same machine.
 
     uv run python benchmarks/inference_scaling.py [--sizes 1000 3163 10000] [--device cpu]
-        [--method paper|shared]
+        [--method paper|shared] [--baseline REF]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
 
-from common import REPO, command, machine, scratch_project
+from common import REPO, baseline_sources, command, machine, scratch_project
 
 
 def one(name: str, method: str, device: str) -> None:
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3163, 10000])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--method", default="paper", choices=("paper", "shared"))
+    parser.add_argument("--baseline", help="also separate with this commit's code")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     root = scratch_project(
@@ -61,26 +65,34 @@ def main() -> None:
         synth("m", size=256, seed=0, overwrite=True)
         train("m", method=args.method, iterations=30, device=args.device)
         combine("m", method=args.method, device=args.device)
+    versions = {"this code": REPO / "src"}
+    if args.baseline:
+        versions = {f"baseline {args.baseline}": baseline_sources(args.baseline, root)} | versions
     rows = []
     for size in args.sizes:
         name = f"p{size}"
         if not (root / "data" / "panels" / f"{name}.zarr").is_dir():
             synth(name, size=size, seed=1, overwrite=True)
-        child = subprocess.run(
-            [sys.executable, __file__, "--one", name, "--method", args.method,
-             "--device", args.device],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        figures = json.loads(child.stdout.strip().splitlines()[-1])
-        megapixels = size * size / 1e6
-        rows.append((size, megapixels, figures["seconds"], figures["peak_rss_mb"]))
-        print(f"  {size}×{size}: {figures}", flush=True)
+        for version, src in versions.items():
+            child = subprocess.run(
+                [sys.executable, __file__, "--one", name, "--method", args.method,
+                 "--device", args.device],
+                capture_output=True, text=True, check=True,
+                env=os.environ | {"PYTHONPATH": str(src)},
+            )  # fmt: skip
+            figures = json.loads(child.stdout.strip().splitlines()[-1])
+            megapixels = size * size / 1e6
+            rows.append((version, size, megapixels, figures["seconds"], figures["peak_rss_mb"]))
+            print(f"  {version}, {size}×{size}: {figures}", flush=True)
 
     print(f"machine: {machine()}; device {args.device}; method {args.method}")
-    print("| panel | megapixels | seconds | MP/s | peak RSS MB |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for size, mp, seconds, rss in rows:
-        print(f"| {size}×{size} | {mp:.1f} | {seconds:.1f} | {mp / seconds:.3f} | {rss:.0f} |")
+    print("| code | panel | megapixels | seconds | MP/s | peak RSS MB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for version, size, mp, seconds, rss in rows:
+        print(
+            f"| {version} | {size}×{size} | {mp:.1f} | {seconds:.1f} | {mp / seconds:.3f} "
+            f"| {rss:.0f} |"
+        )
     print(f"reproduce: {command()}")
 
 

@@ -22,34 +22,12 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import time
-from io import BytesIO
 from pathlib import Path
 
-from common import REPO, command, machine, scratch_project
+from common import REPO, baseline_sources, command, machine, scratch_project
 
 PANEL = "demo"
-
-
-def sources(ref: str, root: Path) -> Path:
-    """The ``src`` folder of commit ``ref``, unpacked under ``root``; ``current``: this tree's."""
-    if ref == "current":
-        return REPO / "src"
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", ref],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    target = root / "baseline" / commit
-    if not (target / "src").is_dir():
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", commit, "src"], check=True, capture_output=True
-        ).stdout
-        with tarfile.open(fileobj=BytesIO(archive)) as tar:
-            tar.extractall(target, filter="data")
-    return target / "src"
 
 
 def child(steps: int, profile: bool) -> None:
@@ -147,7 +125,7 @@ def main() -> None:
         )  # fmt: skip
     steps = args.steps or config.settings().shared.iterations
     versions = {
-        "baseline " + args.baseline: sources(args.baseline, root),
+        "baseline " + args.baseline: baseline_sources(args.baseline, root),
         "this code": REPO / "src",
     }
     results: dict[str, list[dict]] = {name: [] for name in versions}
