@@ -23,14 +23,44 @@ REPO = Path(__file__).resolve().parents[1]
 def scratch_project(name: str, overrides: dict | None = None) -> Path:
     """Make ``benchmarks/out/<name>`` the project root (params merged with ``overrides``)."""
     root = REPO / "benchmarks" / "out" / name
-    root.mkdir(parents=True, exist_ok=True)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    for section, values in (overrides or {}).items():
-        params[section] = {**params.get(section, {}), **values}
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    write_params(root, (REPO / "params.yaml").read_text(), overrides)
     os.environ["XRAYSEP_ROOT"] = str(root)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     return root
+
+
+def write_params(root: Path, text: str, overrides: dict | None) -> None:
+    """``root/params.yaml``: the YAML ``text`` with each section updated by ``overrides``."""
+    root.mkdir(parents=True, exist_ok=True)
+    params = yaml.safe_load(text)
+    for section, values in (overrides or {}).items():
+        params[section] = {**params.get(section, {}), **values}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def versions(ref: str | None, root: Path, overrides: dict | None = None) -> dict[str, dict]:
+    """The environments that run this tree's code, and commit ``ref``'s where given, on the
+    scratch project ``root``. The baseline's sources (unpacked under ``root/baseline/``) come
+    first on ``PYTHONPATH``; its project root is its own, with that commit's ``params.yaml``
+    (a newer file may hold keys it does not know) and ``root``'s data and models, so both
+    codes read the same panels and models."""
+    found = {"this code": {"PYTHONPATH": str(REPO / "src"), "XRAYSEP_ROOT": str(root)}}
+    if ref is None:
+        return found
+    source = baseline_sources(ref, root)
+    project = source.parent / "project"
+    text = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{ref}:params.yaml"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    write_params(project, text, overrides)
+    for folder in ("data", "models"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        if not (project / folder).exists():
+            (project / folder).symlink_to(root / folder)
+    return {f"baseline {ref}": {"PYTHONPATH": str(source), "XRAYSEP_ROOT": str(project)}} | found
 
 
 def baseline_sources(ref: str, root: Path) -> Path:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from common import REPO, baseline_sources, command, machine, scratch_project
+from common import REPO, command, machine, scratch_project, versions
 
 
 def one(name: str, method: str, device: str) -> None:
@@ -50,12 +50,11 @@ def main() -> None:
     parser.add_argument("--baseline", help="also separate with this commit's code")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    root = scratch_project(
-        f"scaling-{args.method}", {"train": {"preset": "fast", "checkpoint_every": 0}}
-    )
-    if args.one:
+    if args.one:  # in the project and with the sources that the parent's environment names
         one(args.one, args.method, args.device)
         return
+    overrides = {"train": {"preset": "fast", "checkpoint_every": 0}}
+    root = scratch_project(f"scaling-{args.method}", overrides)
 
     from xraysep.jobs.combine import combine
     from xraysep.jobs.synth import synth
@@ -65,20 +64,18 @@ def main() -> None:
         synth("m", size=256, seed=0, overwrite=True)
         train("m", method=args.method, iterations=30, device=args.device)
         combine("m", method=args.method, device=args.device)
-    versions = {"this code": REPO / "src"}
-    if args.baseline:
-        versions = {f"baseline {args.baseline}": baseline_sources(args.baseline, root)} | versions
+    codes = versions(args.baseline, root, overrides)
     rows = []
     for size in args.sizes:
         name = f"p{size}"
         if not (root / "data" / "panels" / f"{name}.zarr").is_dir():
             synth(name, size=size, seed=1, overwrite=True)
-        for version, src in versions.items():
+        for version, environment in codes.items():
             child = subprocess.run(
                 [sys.executable, __file__, "--one", name, "--method", args.method,
                  "--device", args.device],
                 capture_output=True, text=True, check=True,
-                env=os.environ | {"PYTHONPATH": str(src)},
+                env=os.environ | environment,
             )  # fmt: skip
             figures = json.loads(child.stdout.strip().splitlines()[-1])
             megapixels = size * size / 1e6

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO, baseline_sources, command, machine, scratch_project
+from common import command, machine, scratch_project, versions
 
 PANEL = "demo"
 
@@ -109,10 +109,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    root = scratch_project(f"train-step-{args.size}")
-    if args.child:
+    if args.child:  # in the project and with the sources that the parent's environment names
         child(args.steps, args.profile)
         return
+    root = scratch_project(f"train-step-{args.size}")
 
     from xraysep import config
     from xraysep.jobs.synth import synth
@@ -124,25 +124,22 @@ def main() -> None:
             mixture=demo.mixture, grain=demo.grain, noise=demo.noise, factors=demo.factors,
         )  # fmt: skip
     steps = args.steps or config.settings().shared.iterations
-    versions = {
-        "baseline " + args.baseline: baseline_sources(args.baseline, root),
-        "this code": REPO / "src",
-    }
-    results: dict[str, list[dict]] = {name: [] for name in versions}
+    codes = versions(args.baseline, root)
+    results: dict[str, list[dict]] = {name: [] for name in codes}
     for _ in range(args.rounds):
-        for name, src in versions.items():
-            environment = os.environ | {"PYTHONPATH": str(src)}
+        for name, environment in codes.items():
             call = [sys.executable, __file__, "--child", "--baseline", args.baseline]
             call += ["--size", str(args.size)]
             call += ["--steps", str(steps)] + (["--profile"] if args.profile else [])
             done = subprocess.run(
-                call, env=environment, check=True, stdout=subprocess.PIPE, text=True
+                call, env=os.environ | environment, check=True, stdout=subprocess.PIPE, text=True
             )
             if args.profile:
                 print(f"## {name}\n{done.stdout}")
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            assert Path(result["source"]) == src, f"{name} imported {result['source']}"
+            imported = Path(result["source"])
+            assert imported == Path(environment["PYTHONPATH"]), f"{name} imported {imported}"
             results[name].append(result)
             print(f"{name}: {json.dumps(result)}", flush=True)
     if args.profile:

@@ -297,12 +297,19 @@ def separate(
         str | None,
         typer.Option(help="Address of a dask.distributed scheduler; default: local threads."),
     ] = None,
+    tiff: Annotated[
+        bool | None,
+        typer.Option(
+            "--tiff/--no-tiff",
+            help="Also write each result whole as a 16-bit TIFF. [default: separate.tiff]",
+        ),
+    ] = None,
 ) -> None:
     """Separate whole panels block by block (dask) into data/separated/NAME.zarr and
     reports/NAME/, with the uncertainty map where the method has one."""
     from xraysep.jobs.separate import separate as run
 
-    run(names, model=model, device=device, scheduler=scheduler)
+    run(names, model=model, device=device, scheduler=scheduler, tiff=tiff)
 
 
 @app.command()

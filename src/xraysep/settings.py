@@ -229,6 +229,7 @@ class Separate(Section):
     tile: Positive
     workers: Positive
     block: Positive
+    tiff: bool
 
 
 class Report(Section):

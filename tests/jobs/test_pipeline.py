@@ -68,7 +68,7 @@ def test_same_seed_trains_identical_weights(trained, cli):
 def test_combine_separate_evaluate(trained, cli):
     project = trained
     assert cli("combine", "p")[0] == 0
-    code, _, err = cli("separate", "p")
+    code, _, err = cli("separate", "p", "--tiff")
     assert code == 0, err
     code, out, err = cli("evaluate", "p")
     assert code == 0, err
@@ -100,6 +100,9 @@ def test_combine_separate_evaluate(trained, cli):
     np.testing.assert_array_equal(tiff, np.round(np.clip(expected_front, 0, 1) * 65535))
     assert np.asarray(Image.open(reports / "separated" / "back_xray.png")).dtype == np.uint8
     assert Image.open(reports / "figure.png").size[0] > 800
+    assert cli("separate", "p")[0] == 0  # by default no TIFF: the earlier one is not left stale
+    assert not list((reports / "separated").glob("*.tif"))
+    assert (reports / "separated" / "back_xray.png").is_file()
 
     by_name = {r.info.run_name: r for r in runs(project)}
     assert {"train-12", "train-21", "combine", "separate", "evaluate"} <= set(by_name)

@@ -14,8 +14,9 @@ are made from level 0, and the panel's inputs are copied beside the results as i
 zoom; the version group is built under a temporary name and renamed into place. On local
 threads the blocks are computed a batch of ``separate.workers`` neighbours at a time, so
 memory stays flat whatever the panel's size; on a ``dask.distributed`` cluster given its
-address, all blocks of all panels go in one computation. People get 16-bit TIFFs and PNG
-previews under ``reports/<panel>/separated/`` (the uncertainty as a heat map).
+address, all blocks of all panels go in one computation. People get PNG previews under
+``reports/<panel>/separated/`` (the uncertainty as a heat map) and, on request, each result
+whole as a 16-bit TIFF there; ``xraysep export`` writes the pyramids as OME-TIFFs.
 """
 
 from __future__ import annotations
@@ -232,13 +233,16 @@ def separate(
     model: Path | None = None,
     device: str | None = None,
     scheduler: str | None = None,
+    tiff: bool | None = None,
 ) -> list[Path]:
-    """Separate each named panel with its combined model (or ``model`` for all); returns the
+    """Separate each named panel with its combined model (or ``model`` for all), writing
+    full-resolution TIFFs where ``tiff`` (default ``separate.tiff``) says so; returns the
     results groups' paths."""
     names = [names] if isinstance(names, str) else list(names)
     target = devices.resolve(device or config.settings().train.device)
     settings = config.settings().separate
     tile, workers, block = settings.tile, settings.workers, settings.block
+    tiff = settings.tiff if tiff is None else tiff
 
     with contextlib.ExitStack() as stack:
         jobs = [prepare_held(stack, name, model) for name in names]
@@ -284,7 +288,7 @@ def separate(
             write_pyramids(job, *made[job.name])
     megapixels = sum(job.panel.shape[0] * job.panel.shape[1] for job in jobs) / 1e6
     for job in jobs:
-        report(job, groups[job.name], seconds, megapixels, tile)
+        report(job, groups[job.name], seconds, megapixels, tile, tiff)
     err.print(
         f"separated {len(jobs)} panel(s), {megapixels:.1f} megapixels in {seconds:.1f} s "
         f"({megapixels / seconds:.2f} MP/s)"
@@ -292,8 +296,11 @@ def separate(
     return [groups[job.name] for job in jobs]
 
 
-def report(job: Job, results: Path, seconds: float, megapixels: float, tile: int) -> None:
-    """TIFFs and previews for people, and an MLflow ``separate`` run for the panel."""
+def report(
+    job: Job, results: Path, seconds: float, megapixels: float, tile: int, tiff: bool
+) -> None:
+    """Previews (and, if ``tiff``, full-resolution TIFFs) for people, and an MLflow
+    ``separate`` run for the panel."""
     group = zarr.open_group(results, mode="r", zarr_format=3)
     shape = job.panel.shape
     step = -(-max(shape) // PREVIEW_PIXELS)  # previews at most PREVIEW_PIXELS on a side
@@ -312,7 +319,10 @@ def report(job: Job, results: Path, seconds: float, megapixels: float, tile: int
         for output in job.outputs:
             stem = job.where.separated_reports / output
             full = group[f"{output}/0"]
-            images.write_tiff_tiles(stem.with_suffix(".tif"), full)
+            if tiff:
+                images.write_tiff_tiles(stem.with_suffix(".tif"), full)
+            else:
+                stem.with_suffix(".tif").unlink(missing_ok=True)  # an earlier run's, now stale
             render = heat if output == "uncertainty" else display
             images.write_png(stem.with_suffix(".png"), render(full[::step, ::step]))
             mlflow.log_artifact(str(stem.with_suffix(".png")), "previews")
