@@ -38,6 +38,14 @@ def configure() -> str:
     return uri
 
 
+def open_store() -> None:
+    """Open the tracking store now: the first query of a process builds the SQLite engine
+    and checks its schema, seconds that a job can spend beside its computation instead of
+    after it."""
+    configure()
+    mlflow.MlflowClient().search_experiments(max_results=1)
+
+
 def experiment_name(panel: str) -> str:
     return f"xraysep/{panel}"
 

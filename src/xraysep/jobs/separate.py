@@ -26,6 +26,7 @@ import functools
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,7 +283,10 @@ def separate(
             targets = [image[0] for image in made[job.name][1]]
             batches += batch_stores(result, targets, block, workers)
         began = time.perf_counter()
-        compute(batches, scheduler, workers, target)
+        with ThreadPoolExecutor(1) as beside:
+            opened = beside.submit(tracking.open_store)  # seconds of SQLite, not of the blocks
+            compute(batches, scheduler, workers, target)
+            opened.result()
         seconds = time.perf_counter() - began
         for job in jobs:
             write_pyramids(job, *made[job.name])
