@@ -281,14 +281,17 @@ class SharedModel(nn.Module):
         the X-ray, with each side's thickness fitted to it first at ``ridge`` (the
         refinement's loss)."""
         shape = torch.Size((len(first) + len(second), *first.shape[1:]))
-        bumps = self.last_bumps.get(
-            (first, second, *self.palettes()),
-            lambda: [m.absorption.bumps(torch.cat([first, second])) for m in self.members],
-        )
+        with devices.full_precision(first.device):  # the bumps too (Absorption.forward)
+            bumps = self.last_bumps.get(
+                (first, second, *self.palettes()),
+                lambda: [m.absorption.bumps(torch.cat([first, second])) for m in self.members],
+            )
+            depths = [
+                m.absorption.depth(m.absorption.logits(b), shape)
+                for m, b in zip(self.members, bumps, strict=True)
+            ]
         predictions = []
-        for member, member_bumps in zip(self.members, bumps, strict=True):
-            with devices.full_precision(first.device):
-                depth = member.absorption.depth(member.absorption.logits(member_bumps), shape)
+        for member, depth in zip(self.members, depths, strict=True):
             one, other = depth[: len(first)], depth[len(first) :]
             if xray is not None:
                 one, other = self.thicken(member, one, other, xray.float(), ridge)
