@@ -49,13 +49,7 @@ def versions(ref: str | None, root: Path, overrides: dict | None = None) -> dict
         return found
     source = baseline_sources(ref, root)
     project = source.parent / "project"
-    text = subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{ref}:params.yaml"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    write_params(project, text, overrides)
+    write_params(project, git("show", f"{ref}:params.yaml").decode(), overrides)
     for folder in ("data", "models"):
         (root / folder).mkdir(parents=True, exist_ok=True)
         if not (project / folder).exists():
@@ -66,20 +60,17 @@ def versions(ref: str | None, root: Path, overrides: dict | None = None) -> dict
 def baseline_sources(ref: str, root: Path) -> Path:
     """The ``src`` folder of commit ``ref``, unpacked under ``root/baseline/``: put it first
     on ``PYTHONPATH`` to run that commit's code beside this tree's."""
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", ref],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    commit = git("rev-parse", "--short", ref).decode().strip()
     target = root / "baseline" / commit
     if not (target / "src").is_dir():
-        archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", commit, "src"], check=True, capture_output=True
-        ).stdout
-        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        with tarfile.open(fileobj=BytesIO(git("archive", commit, "src"))) as tar:
             tar.extractall(target, filter="data")
     return target / "src"
+
+
+def git(*args: str) -> bytes:
+    """What ``git args...`` prints in this repository."""
+    return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True).stdout
 
 
 def command() -> str:
