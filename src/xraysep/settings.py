@@ -89,6 +89,7 @@ class Registration(Section):
     restart_shift: Annotated[float, Field(ge=0)]
     restart_rotation: Annotated[float, Field(ge=0)]
     max_residual: PositiveFloat
+    min_size: Positive
     max_points_residual: PositiveFloat
     order: Literal[1, 3]
     block: Positive

@@ -96,8 +96,10 @@ def test_dvc_repro_rebuilds_then_skips_then_reruns_only_what_changed(repo, cli):
 
 def add_scans(repo, cli, name: str) -> dict[str, bytes]:
     """Synthesise scans into a folder outside the project's raw folders (as a user's own
-    files are), then `xraysep add` them as panel ``name``; returns the scans' bytes."""
-    code, _, err = cli("synth", "scans", "--size", "64", "--no-ingest")
+    files are), then `xraysep add` them as panel ``name``; returns the scans' bytes. 128
+    pixels a side, the smallest X-ray that ingest registers automatically
+    (docs/registration.md, Small panels)."""
+    code, _, err = cli("synth", "scans", "--size", "128", "--no-ingest")
     assert code == 0, err
     scans = repo / "scans"
     shutil.move(repo / "data" / "raw" / "scans", scans)

@@ -8,6 +8,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+import tifffile
 import yaml
 import zarr
 from PIL import Image
@@ -173,6 +174,21 @@ def test_a_photograph_with_nothing_to_register_is_refused(project, cli, scans):
         "--front-points"
     )
     assert nothing_written(project, "flat")
+
+
+def test_an_x_ray_too_small_to_register_automatically_is_refused(project, cli, scans):
+    folder, _ = scans
+    small = folder / "small.tiff"
+    tifffile.imwrite(small, tifffile.imread(folder / "xray.tiff")[:120])
+    code, _, err = cli("ingest", "small", *files(folder, xray="small.tiff"))
+    assert code == 2
+    assert err.strip() == (
+        f"xraysep: error: {small}: {SIZE}×120 is too small to register automatically (under "
+        "ingest.registration.min_size, 128 pixels a side); give control points with "
+        "--front-points and --back-points, or --no-register for photographs in the X-ray's "
+        "frame"
+    )
+    assert nothing_written(project, "small")
 
 
 def estimate(residual: float, converged: bool) -> Estimate:

@@ -176,7 +176,7 @@ def ingest(
         if register:
             bar.update(task, status="registering the photographs")
             registered = registration.register(
-                {side: inputs[side][0] for side in points},
+                {key: inputs[key][0] for key in (*points, "xray")},
                 {side: arrays[side] for side in points},
                 arrays["xray"],
                 mirrored_back=mirror_back,

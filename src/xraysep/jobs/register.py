@@ -129,8 +129,9 @@ def register(
     points: dict[str, Path | None],
 ) -> dict[str, Registered]:
     """Each of ``photos`` (side -> RGB; the file at ``paths[side]``, the back mirrored when
-    ``mirrored_back``) in the frame of the stretched ``xray``: from the control points of
-    ``points[side]`` where given, else automatically."""
+    ``mirrored_back``) in the frame of the stretched ``xray`` (the file at ``paths["xray"]``):
+    from the control points of ``points[side]`` where given, else automatically, which an
+    X-ray under ``min_size`` pixels a side is refused."""
     chosen = config.settings().ingest.registration
     mappings, records = {}, {}
     for side, chosen_points in points.items():
@@ -140,6 +141,14 @@ def register(
                 Path(chosen_points), photos[side], mirrored, chosen
             )
     if len(mappings) < len(photos):
+        if min(xray.shape) < chosen.min_size:
+            h, w = xray.shape
+            raise InputError(
+                f"{paths['xray']}: {w}×{h} is too small to register automatically (under "
+                f"ingest.registration.min_size, {chosen.min_size} pixels a side); give control "
+                "points with --front-points and --back-points, or --no-register for "
+                "photographs in the X-ray's frame"
+            )
         try:
             estimates = automatic.register(xray, photos, chosen, known=dict(mappings))
         except RegistrationFailedError as failure:
