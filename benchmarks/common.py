@@ -73,6 +73,13 @@ def git(*args: str) -> bytes:
     return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True).stdout
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Process ``pid``'s peak resident memory (VmHWM), MB. Not ``getrusage``'s ``ru_maxrss``:
+    Linux carries that over an exec, so a child would report its parent's peak if larger."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
+
+
 def command() -> str:
     """The command line that reproduces this run."""
     script = Path(sys.argv[0]).resolve().relative_to(REPO)

@@ -30,7 +30,7 @@ import zarr
 from xraysep import config
 from xraysep.core.registration.mapping import Affine, round_trip
 
-from common import REPO, command, machine, scratch_project
+from common import REPO, command, machine, peak_rss_mb, scratch_project
 
 OUT = REPO / "benchmarks" / "out" / "gigapixel"
 TILE = 512
@@ -162,9 +162,7 @@ def run_stage(argv: list[str]) -> dict[str, float]:
         if exit_.code:
             raise
     seconds = time.perf_counter() - began
-    status = Path("/proc/self/status").read_text().splitlines()
-    peak = int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
-    return {"seconds": seconds, "peak_mb": peak}
+    return {"seconds": seconds, "peak_mb": peak_rss_mb()}
 
 
 def stage_argv(stage: str, files: dict[str, Path]) -> list[str]:

@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
-from common import REPO, command, machine, scratch_project, versions
+from common import REPO, command, machine, peak_rss_mb, scratch_project, versions
 
 
 def one(name: str, method: str, device: str) -> None:
@@ -38,8 +37,7 @@ def one(name: str, method: str, device: str) -> None:
         device=device,
     )
     seconds = time.perf_counter() - began
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB -> MB on Linux
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": rss}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
 def main() -> None:

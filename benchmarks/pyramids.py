@@ -20,14 +20,13 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import zarr
 
 from xraysep.io import contents, images, pyramid, store
 
-from common import REPO, command, machine
+from common import REPO, command, machine, peak_rss_mb
 
 OUT = REPO / "benchmarks" / "out" / "pyramids"
 NAME = "front_xray"
@@ -60,9 +59,7 @@ def step(name: str) -> dict[str, float]:
         images.write_ome_tiff(OUT / f"{NAME}.ome.tif", levels, NAME)
     seconds = time.perf_counter() - began
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent
-    status = Path("/proc/self/status").read_text().splitlines()
-    peak = int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
-    return {"seconds": seconds, "peak_mb": peak}
+    return {"seconds": seconds, "peak_mb": peak_rss_mb()}
 
 
 def main() -> None:

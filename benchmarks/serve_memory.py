@@ -16,22 +16,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 import numpy as np
 import psutil
 
+from common import peak_rss_mb
 from serve_load import Request, model_server, oversized_body, post, send
 
 
 def peak_mb(pid: int) -> float:
     """The sum of the peak resident memory (VmHWM) of process ``pid`` and its children."""
     root = psutil.Process(pid)
-    total_kb = 0
-    for process in (root, *root.children(recursive=True)):
-        lines = Path(f"/proc/{process.pid}/status").read_text().splitlines()
-        total_kb += int(next(line for line in lines if line.startswith("VmHWM")).split()[1])
-    return total_kb / 1024
+    return sum(peak_rss_mb(process.pid) for process in (root, *root.children(recursive=True)))
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ from xraysep.io.atomic import atomic_dir
 from xraysep.io.console import err, progress
 from xraysep.io.figures import display, heat
 
-PREVIEW_PIXELS = 2048
+PREVIEW_PIXELS = 2048  # a preview is the largest pyramid level at most this long a side
 
 
 def model_version(path: Path) -> str:
@@ -307,7 +307,6 @@ def report(
     ``separate`` run for the panel."""
     group = zarr.open_group(results, mode="r", zarr_format=3)
     shape = job.panel.shape
-    step = -(-max(shape) // PREVIEW_PIXELS)  # previews at most PREVIEW_PIXELS on a side
     with tracking.run(job.name, "separate", {"xraysep.model_version": job.version}):
         mlflow.log_params(
             {
@@ -322,12 +321,13 @@ def report(
         )
         for output in job.outputs:
             stem = job.where.separated_reports / output
-            full = group[f"{output}/0"]
+            levels = pyramid.levels(group, output)
             if tiff:
-                images.write_tiff_tiles(stem.with_suffix(".tif"), full)
+                images.write_tiff_tiles(stem.with_suffix(".tif"), levels[0])
             else:
                 stem.with_suffix(".tif").unlink(missing_ok=True)  # an earlier run's, now stale
             render = heat if output == "uncertainty" else display
-            images.write_png(stem.with_suffix(".png"), render(full[::step, ::step]))
+            shown = next(level for level in levels if max(level.shape) <= PREVIEW_PIXELS)
+            images.write_png(stem.with_suffix(".png"), render(shown[:]))
             mlflow.log_artifact(str(stem.with_suffix(".png")), "previews")
     err.print(f"{job.name}: {shape[1]}×{shape[0]} → {results}, {job.where.reports_dir}/")
