@@ -31,7 +31,9 @@ that (docs/registration.md, Accuracy).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -306,8 +308,8 @@ def register(
     integer type) not in ``known``, the map from pixels of the (H, W) float ``xray`` to its
     pixels. ``known`` maps (from control points) of the other sides take part in the colour
     model as they are. Raises :class:`RegistrationFailedError` naming the side it gives up on."""
-    with _threads(THREADS):
-        return _register(xray, photos, settings, known or {})
+    with _threads(THREADS), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return _register(xray, photos, settings, known or {}, pool)
 
 
 def _register(
@@ -315,7 +317,11 @@ def _register(
     photos: dict[str, np.ndarray],
     settings: Registration,
     known: dict[str, Affine],
+    pool: ThreadPoolExecutor,
 ) -> dict[str, Estimate]:
+    """:func:`register`'s work; the independent descents (each side's coarse stage, each
+    side's and start's refinement) run side by side on ``pool``, each on one thread, so the
+    answers do not depend on the scheduling."""
     fixed_copy = working(xray, xray_spacing(xray.shape, settings.working_size))
     fixed = _itk(fixed_copy.image, fixed_copy)
     levels = _levels(settings.levels, fixed_copy.image.shape)
@@ -329,12 +335,16 @@ def _register(
         sides[side] = _Side(
             copy, scale, moving, [known[side].then(to_moving)] if side in known else []
         )
-    for side, state in sides.items():
-        if side not in known:
-            with _giving_up(side):
-                _coarse(side, state, fixed, fixed_copy, centre, levels, settings)
+    coarse = {
+        side: pool.submit(_coarse, side, state, fixed, fixed_copy, centre, levels, settings)
+        for side, state in sides.items()
+        if side not in known
+    }
+    for side, done in coarse.items():
+        with _giving_up(side):
+            done.result()
     for _ in range(settings.refinements):
-        _refine(sides, known, fixed_copy, centre, levels[-2:], settings)
+        _refine(sides, known, fixed_copy, centre, levels[-2:], settings, pool)
     return {
         side: Estimate(
             mapping=state.to_photo(state.answers[0]),
@@ -389,9 +399,11 @@ def _refine(
     centre: np.ndarray,
     levels: list[int],
     settings: Registration,
+    pool: ThreadPoolExecutor,
 ) -> None:
     """One round: the colour model from the first answers, then each start's answer again
-    on the photograph's predicted part against the X-ray less the other sides'."""
+    on the photograph's predicted part against the X-ray less the other sides', every
+    side's and start's descent on ``pool``."""
     shape = fixed_copy.image.shape
     registered, inside = {}, np.ones(shape, bool)
     for side, state in sides.items():
@@ -401,17 +413,25 @@ def _refine(
         inside &= covered(to_copy, shape, state.copy.image.shape)
     model = _colour_model(fixed_copy.image, registered, inside)
     parts = {side: _predict(image, model.weights[side]) for side, image in registered.items()}
+    descents = {}
     for side, state in sides.items():
         if side in known:
             continue
         target = _itk(model.alone(fixed_copy.image, side, parts), fixed_copy)
         moving = _itk(_predict(state.copy.image, model.weights[side]), state.moving)
+        descents[side] = [
+            pool.submit(
+                _descend,
+                target,
+                moving,
+                _transform(answer, centre, settings.transform),
+                settings,
+                levels,
+            )
+            for answer in state.answers
+        ]
+    for side, started in descents.items():
         with _giving_up(side):
-            fits = [
-                _descend(
-                    target, moving, _transform(answer, centre, settings.transform), settings, levels
-                )
-                for answer in state.answers
-            ]
-        state.answers = [answer for answer, _ in fits]
-        state.fit = _summary([fit for _, fit in fits])
+            fits = [done.result() for done in started]
+        sides[side].answers = [answer for answer, _ in fits]
+        sides[side].fit = _summary([fit for _, fit in fits])
