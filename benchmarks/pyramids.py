@@ -58,7 +58,6 @@ def step(name: str) -> dict[str, float]:
         levels = [store.Checked(array, path, key, spec) for key, array in arrays.items()]
         images.write_ome_tiff(OUT / f"{NAME}.ome.tif", levels, NAME)
     seconds = time.perf_counter() - began
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent
     return {"seconds": seconds, "peak_mb": peak_rss_mb()}
 
 

@@ -26,37 +26,36 @@ import numpy as np
 import yaml
 import zarr
 
-from xraysep import config
-from xraysep.core.registration.mapping import Affine, round_trip
+from xraysep.core.registration.mapping import Affine, rms_distance
 from xraysep.errors import InputError
-from xraysep.io import raw_folder
-from xraysep.jobs.ingest import ingest
+from xraysep.jobs.ingest import ingest_folder
 from xraysep.jobs.synth import synth
+from xraysep.settings import PanelEntry
 
 from common import command, machine, scratch_project
+from registration import estimated
 
 KERNELS = ("Haswell", "SkylakeX", "Zen", "Sandybridge", "Prescott")
 SIDES = ("front", "back")
+IDENTITY = Affine(np.eye(2), np.zeros(2))
 
 
 def registered(panel: str) -> dict:
-    """Ingest ``panel``'s raw files with registration; per side its residual and its error
-    against the identity, or the refusal."""
-    files = raw_folder.find(config.paths(panel).raw_dir)
+    """Ingest ``panel``'s raw folder with registration, as the pipeline's ingest stage does;
+    per side its residual and its error against the identity, or the refusal."""
     try:
-        store = ingest(panel, files.front, files.back, files.xray, overwrite=True, register=True)
+        store = ingest_folder(panel, PanelEntry(), overwrite=True)
     except InputError as refusal:
         return {"refused": str(refusal).split(": ", 1)[1]}
     group = zarr.open_group(store, mode="r")
     shape = group["xray"].shape
-    answer = {}
-    for side in SIDES:
-        record = group.attrs["xraysep"]["registration"][side]
-        found = record["photograph_to_xray"]
-        mapping = Affine(np.array(found["matrix"]), np.array(found["offset"]))
-        identity = Affine(np.eye(2), np.zeros(2))
-        answer[side] = (record["residual"]["value"], round_trip(mapping, identity, shape))
-    return answer
+    return {
+        side: (
+            group.attrs["xraysep"]["registration"][side]["residual"]["value"],
+            rms_distance(estimated(panel, side), IDENTITY, shape),
+        )
+        for side in SIDES
+    }
 
 
 def main() -> None:
