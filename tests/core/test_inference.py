@@ -41,8 +41,9 @@ def test_halo_too_small_differs():
 
 @pytest.mark.parametrize(("rule", "passes"), [("paper", 4), ("consistent", 4)])
 def test_outputs_share_their_network_passes(rule, passes):
-    """Front, back and uncertainty on one tile run each slot once (separately: 6 and 12
-    passes), with the same values as run one by one."""
+    """Front, back, hidden layer and uncertainty on one tile run each slot once (separately:
+    8 and 16 passes, the hidden layer needing both sides), with the same values as run one by
+    one."""
     torch.manual_seed(0)
     model = CombinedModel(NetConfig(channels=(4, 4, 1), kernel=3), rule=rule).eval()
     calls = []
@@ -56,5 +57,5 @@ def test_outputs_share_their_network_passes(rule, passes):
     together = run_all(modules, photographs, cpu)
     assert len(calls) == passes
     alone = [run(module, photographs, cpu) for module in modules]
-    assert len(calls) == passes + {"paper": 6, "consistent": 12}[rule]
+    assert len(calls) == passes + {"paper": 8, "consistent": 16}[rule]
     np.testing.assert_array_equal(together, np.stack(alone))

@@ -115,7 +115,7 @@ def test_kill_during_separate_leaves_the_previous_results(project, cli):
 
     assert leftovers(results), "killed mid-write: its temporary is still there"
     after = arrays(version)
-    assert after.keys() == before.keys() == {"front_xray", "back_xray", "uncertainty"}
+    assert after.keys() == before.keys() == {"front_xray", "back_xray", "hidden", "uncertainty"}
     for name, array in after.items():
         assert array.shape == (48, 48)
         np.testing.assert_array_equal(array, before[name])

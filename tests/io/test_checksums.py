@@ -36,7 +36,7 @@ def test_every_array_written_carries_checksums(panel, cli):
     assert cli("separate", "c")[0] == 0
     (results,) = (panel.parent.parent / "separated" / "c.zarr").glob("combine-*")
     written = arrays(zarr.open_group(panel, mode="r")) | arrays(zarr.open_group(results))
-    levels = {"front_xray", "back_xray", "inputs/front", "inputs/back", "inputs/xray"}
+    levels = {"front_xray", "back_xray", "hidden", "inputs/front", "inputs/back", "inputs/xray"}
     assert set(written) == {"front", "back", "xray"} | {
         f"{image}/{level}" for image in levels for level in (0, 1)
     }

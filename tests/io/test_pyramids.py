@@ -19,7 +19,7 @@ from xraysep.jobs.verify import FAIL, verify
 
 from conftest import build_separated, chunk_bytes, enter_copy, flip
 
-IMAGES = ("front_xray", "back_xray", "inputs/front", "inputs/back", "inputs/xray")
+IMAGES = ("front_xray", "back_xray", "hidden", "inputs/front", "inputs/back", "inputs/xray")
 SIZE = (600, 1100)  # three levels: 600×1100, 300×550, 150×275
 
 

@@ -25,13 +25,18 @@ def photographs(root):
 
 
 def test_champion_predicts_what_separate_wrote(served):
+    """The photographs alone give the pair; with the X-ray, the hidden layer as well."""
     model = mlflow.pyfunc.load_model(CHAMPION)
     result = model.predict(photographs(served.root))
     group = zarr.open_group(served.separated, mode="r")
     assert set(result) == {"front_xray", "back_xray"}
-    for key, value in result.items():
+    xray = store.open_panel(served.root / "data" / "panels" / "p.zarr", "p").xray()
+    with_xray = model.predict(photographs(served.root), params={"xray": xray.ravel()})
+    assert set(with_xray) == {"front_xray", "back_xray", "hidden"}
+    for key, value in (result | {"hidden": with_xray["hidden"]}).items():
         assert value.shape == (40, 40) and value.dtype == np.float32
         np.testing.assert_allclose(value, group[f"{key}/0"][:], atol=1e-5)
+    assert np.abs(with_xray["hidden"]).max() > 1e-3  # the pair leaves something of the X-ray
 
 
 def test_registry_versions_and_alias(served):
@@ -41,7 +46,7 @@ def test_registry_versions_and_alias(served):
     assert int(client.get_model_version_by_alias("xraysep-p", "champion").version) == 2
     info = mlflow.models.get_model_info(CHAMPION)
     assert [s.name for s in info.signature.inputs.inputs] == ["front", "back"]
-    assert [s.name for s in info.signature.outputs.inputs] == ["front_xray", "back_xray"]
+    assert [s.name for s in info.signature.outputs.inputs] == ["front_xray", "back_xray", "hidden"]
     assert info.saved_input_example_info is not None
 
 

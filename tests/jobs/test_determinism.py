@@ -82,7 +82,7 @@ def test_same_seeds_give_identical_outputs_in_fresh_processes(tmp_path):
         for key in first
         if key.startswith("separated/") and key.endswith("/0") and "/inputs/" not in key
     }
-    assert results == {"front_xray", "back_xray", "uncertainty"}
+    assert results == {"front_xray", "back_xray", "hidden", "uncertainty"}
     for key, value in first.items():
         assert value.dtype == second[key].dtype and value.tobytes() == second[key].tobytes(), key
 

@@ -28,7 +28,7 @@ def by_item(rows) -> dict[tuple[str, str], tuple[str, str]]:
 def test_a_good_panel_passes_every_check(panel, cli):
     code, out, err = cli("verify", "c")
     assert code == 0, out
-    assert "xraysep verify" in out and err.strip() == "verify: 12 checks, 0 failed"
+    assert "xraysep verify" in out and err.strip() == "verify: 13 checks, 0 failed"
     rows = by_item(verify(["c"]))
     assert rows == {
         ("panels", "front"): (OK, "600×700×3 uint8, 4 chunks, checksums match, RGB"),
@@ -43,6 +43,10 @@ def test_a_good_panel_passes_every_check(panel, cli):
             "600×700 float32, 2 levels, 5 chunks, checksums match, values finite",
         ),
         ("separated", "back_xray"): (
+            OK,
+            "600×700 float32, 2 levels, 5 chunks, checksums match, values finite",
+        ),
+        ("separated", "hidden"): (
             OK,
             "600×700 float32, 2 levels, 5 chunks, checksums match, values finite",
         ),
@@ -65,7 +69,7 @@ def test_a_damaged_chunk_fails_and_names_it(panel, cli):
     shard = panel / "xray" / "c" / "0" / "0"
     flip(shard, chunk_bytes(shard, (0, 1), (2, 2)))
     code, out, err = cli("verify", "c")
-    assert code == 1 and err.strip() == "verify: 12 checks, 1 failed"
+    assert code == 1 and err.strip() == "verify: 13 checks, 1 failed"
     assert "FAIL" in out
     rows = by_item(verify(["c"]))
     assert rows["panels", "xray"] == (
@@ -83,7 +87,7 @@ def test_missing_shards_and_changed_or_lost_sources(project, panel, cli):
     (project / "scans" / "front.png").write_bytes(b"retouched")
     (project / "scans" / "back.png").unlink()
     code, _, err = cli("verify")
-    assert code == 1 and err.strip() == "verify: 12 checks, 2 failed"
+    assert code == 1 and err.strip() == "verify: 13 checks, 2 failed"
     rows = by_item(verify())
     assert rows["separated", "back_xray"] == (FAIL, "shard file back_xray/0/c/0/0 is missing")
     assert rows["panels", "source front"] == (

@@ -11,7 +11,10 @@ where it is not known (a served request that sends only the photographs). It off
 - ``spread()``: a module mapping the stack to a per-pixel uncertainty (N, 1, h, w) — how far
   apart independent estimates of the split are — or None when the method has only one;
 - ``halo``: the pixels of context one output pixel needs, which keeps tiled inference exact;
-- ``needs_xray``: whether it cannot answer at all without the mixed X-ray.
+- ``needs_xray``: whether it cannot answer at all without the mixed X-ray;
+- ``mixture()``, where a method's sides do not simply add (Beer–Lambert saturation): a
+  module mapping the stack to the mixed X-ray its pair makes together. The hidden layer is
+  the X-ray less it, or less the pair's sum where a method has none (``core.hidden``).
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ TRUTH = {key: TRUTH_ARRAY for key in ("truth/front_xray", "truth/back_xray")}
 RESULTS = {
     "front_xray": Spec(None, ("float32",)),
     "back_xray": Spec(None, ("float32",)),
+    "hidden": Spec(None, ("float32",)),
     "uncertainty": Spec(None, ("float32",), 0.0, None),
 }
 REQUIRED_RESULTS = ("front_xray", "back_xray")

@@ -1,10 +1,11 @@
 """Pictures for people: a figure laid out like the paper's Figures 3 and 4, and previews.
 
 The figure shows the inputs (both photographs and the mixed X-ray, and the true side X-rays
-when known), then one row per approach: its front and back X-ray, their sum, the
-reconstruction error ``x − sum`` and, with truth, each side's error after removing the
-unidentifiable offset. Grey images use a 1–99 % display stretch each (as one views
-radiographs); error maps share one symmetric colour scale so approaches compare at a glance.
+and hidden content when known), then one row per approach: its front and back X-ray, their
+sum, its hidden layer (``core.hidden``; else the reconstruction error ``x − sum``) and, with
+truth, each side's error after removing the unidentifiable offset. Grey images use a 1–99 %
+display stretch each (as one views radiographs); hidden layers and error maps share one
+symmetric colour scale so approaches compare at a glance.
 The registration check shows a registered photograph's edges over the X-ray.
 """
 
@@ -48,7 +49,11 @@ def paper_figure(
     xray: np.ndarray,
     approaches: dict[str, Pair],
     truth: Pair | None = None,
+    hidden: dict[str, np.ndarray] | None = None,
+    hidden_truth: np.ndarray | None = None,
 ) -> Figure:
+    """The figure of ``approaches``' pairs; each approach's hidden layer is its entry of
+    ``hidden`` where given (``core.hidden``), else ``x − sum``."""
     columns = 6 if truth is not None else 4
     rows = 1 + len(approaches)
     figure, axes = plt.subplots(
@@ -64,8 +69,10 @@ def paper_figure(
     if truth is not None:
         _grey(axes[0, 4], truth[0], "true front X-ray")
         _grey(axes[0, 5], truth[1], "true back X-ray")
+    if hidden_truth is not None:
+        _grey(axes[0, 3], hidden_truth, "true hidden content")
 
-    errors = {name: xray - (f + b) for name, (f, b) in approaches.items()}
+    errors = {name: xray - (f + b) for name, (f, b) in approaches.items()} | (hidden or {})
     side_errors = {
         name: (remove_offset(f, truth[0]) - truth[0], remove_offset(b, truth[1]) - truth[1])
         for name, (f, b) in approaches.items()
@@ -80,12 +87,14 @@ def paper_figure(
         _grey(axes[row, 0], front, f"{name}: front X-ray")
         _grey(axes[row, 1], back, f"{name}: back X-ray")
         _grey(axes[row, 2], front + back, f"{name}: sum")
-        mappable = _error(axes[row, 3], errors[name], f"{name}: x − sum", limit)
+        layer = "hidden" if hidden and name in hidden else "x − sum"
+        mappable = _error(axes[row, 3], errors[name], f"{name}: {layer}", limit)
         if truth is not None:
             _error(axes[row, 4], side_errors[name][0], f"{name}: front error", limit)
             _error(axes[row, 5], side_errors[name][1], f"{name}: back error", limit)
     if mappable is not None:
-        figure.colorbar(mappable, ax=axes[1:, 3:].ravel().tolist(), shrink=0.6, label="error")
+        axes_right = axes[1:, 3:].ravel().tolist()
+        figure.colorbar(mappable, ax=axes_right, shrink=0.6, label="hidden, error")
     figure.suptitle(f"panel {panel}", fontsize=10)
     return figure
 

@@ -5,7 +5,9 @@ already mirrored into the X-ray frame, as in the panel store) and returns
 ``{"front_xray": (H, W), "back_xray": (H, W)}``, computed exactly as ``xraysep separate`` does,
 whatever method combine used. The mixed X-ray (stretched, as in the panel store) is an
 optional parameter, ``params={"xray": x.ravel()}`` (row-major, H·W values): a model signature's
-named tensors are all required, and parameters are MLflow's way to pass optional ones. Only
+named tensors are all required, and parameters are MLflow's way to pass optional ones. Given
+it, the answer has the hidden layer too, ``"hidden": (H, W)``: what the pair leaves of it
+(``core.hidden``). Only
 methods that read the X-ray use it: ``shared`` without it returns the colour maps' pair
 without the thickness fit, ``consistent`` its pair after the offset rule but without splitting
 the residual, and ``half`` refuses the request.
@@ -27,6 +29,7 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 from xraysep.core import device as devices
+from xraysep.core import hidden
 from xraysep.core.separator import separate, stack
 from xraysep.io.serve_limits import MAX_PIXELS
 
@@ -43,6 +46,7 @@ SIGNATURE = ModelSignature(
         [
             TensorSpec(np.dtype(np.float32), (-1, -1), "front_xray"),
             TensorSpec(np.dtype(np.float32), (-1, -1), "back_xray"),
+            TensorSpec(np.dtype(np.float32), (-1, -1), "hidden"),  # with the X-ray only
         ]
     ),
     params=ParamSchema([ParamSpec("xray", "float", [], (-1,))]),
@@ -120,10 +124,13 @@ class SeparatorModel(PythonModel):
         self, context: PythonModelContext, model_input, params: dict[str, Any] | None = None
     ) -> dict[str, np.ndarray]:
         """``{"front", "back"}`` photographs (and optionally ``params["xray"]``) ->
-        ``{"front_xray", "back_xray"}``."""
+        ``{"front_xray", "back_xray"}``, and ``"hidden"`` when the X-ray is given."""
         photographs = check_request(model_input)
         shape = photographs["front"].shape[:2]
         xray = check_xray((params or {}).get("xray"), shape, self.model.needs_xray)
         inputs = stack(photographs["front"], photographs["back"], xray)
-        pair = separate(self.model, inputs, tile=TILE, device=self.device)
-        return {f"{side}_xray": image for side, image in pair.items()}
+        if xray is None:
+            pair = separate(self.model, inputs, tile=TILE, device=self.device)
+            return {f"{side}_xray": image for side, image in pair.items()}
+        made = hidden.separate(self.model, inputs, tile=TILE, device=self.device)
+        return {key if key == "hidden" else f"{key}_xray": image for key, image in made.items()}

@@ -169,6 +169,10 @@ class Panel:
     def truth(self, side: str) -> np.ndarray:
         return self.array(f"truth/{side}_xray")[:]
 
+    def hidden_truth(self) -> np.ndarray | None:
+        """The true hidden content (``core.hidden``), where the panel has it."""
+        return self.truth("hidden") if "truth/hidden_xray" in self.group else None
+
 
 def panel_exists(path: Path) -> bool:
     """Whether a panel store is at ``path``, counting one that a killed replacement had set

@@ -42,7 +42,7 @@ from xraysep.io.console import err
 from xraysep.io.versioning import git_commit
 from xraysep.jobs import benchmark_report
 from xraysep.jobs.combine import combine
-from xraysep.jobs.evaluate import approach_pairs
+from xraysep.jobs.evaluate import approach_layers
 from xraysep.jobs.suites import Task, cached, groups, stress_suite, suite
 from xraysep.jobs.synth import synth
 from xraysep.jobs.train import train_network
@@ -72,9 +72,10 @@ def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dic
         combine(name, method=method, device=task.device, register=False)
         model, _ = checkpoints.load_separator(where.combine_model)
         model.to(target)
-        own = approach_pairs(model, photographs, tile, target)
+        own = approach_layers(model, photographs, tile, target)
         seconds = time.perf_counter() - began + trained
-        for approach, pair in own.items():
+        for approach, layers in own.items():
+            pair = layers["front"], layers["back"]
             label = method if approach == method else LABELS.get(approach, approach)
             if label not in rows:
                 rows[label] = score(photographs[..., 6], *pair, *truth) | {"seconds": seconds}

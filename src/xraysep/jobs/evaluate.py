@@ -2,7 +2,8 @@
 (docs/design.md, Metrics).
 
 The paper's model gives order 12, order 21 and the combined pair (and, with the consistent
-rule, the sum-consistent pair first); other methods give their one result. Writes
+rule, the sum-consistent pair first); other methods give their one result. Where the true
+hidden content is known, each approach's hidden layer (``core.hidden``) is scored too. Writes
 ``reports/<panel>/metrics.json`` and the paper-style figure, then the panel's page with them
 (``jobs.report``) where the model's results exist, prints a table, and logs all three (the
 page without its tiles) to an MLflow ``evaluate`` run.
@@ -21,8 +22,9 @@ from rich.table import Table
 
 from xraysep import config
 from xraysep.core import device as devices
+from xraysep.core import hidden
 from xraysep.core.metrics import HEADERS, score
-from xraysep.core.separator import Separator, separate, stack
+from xraysep.core.separator import Separator, stack
 from xraysep.io import checkpoints, locks, store, tracking
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import out, warn
@@ -31,12 +33,17 @@ from xraysep.jobs.report import report
 from xraysep.jobs.separate import model_version
 
 
-def metrics_table(metrics: dict[str, dict[str, float]], title: str) -> Table:
+def metrics_table(
+    metrics: dict[str, dict[str, float]], title: str, headers: dict[str, str]
+) -> Table | None:
+    """The ``headers`` columns of ``metrics`` that any approach has; None when none has."""
+    columns = [c for c in headers if any(c in row for row in metrics.values())]
+    if not columns:
+        return None
     table = Table(title=title)
     table.add_column("approach")
-    columns = [c for c in HEADERS if any(c in row for row in metrics.values())]
     for column in columns:
-        table.add_column(HEADERS[column], justify="right")
+        table.add_column(headers[column], justify="right")
     for approach, row in metrics.items():
         table.add_row(approach, *(f"{row[c]:.4f}" if c in row else "" for c in columns))
     return table
@@ -47,14 +54,13 @@ def write_json(path: Path, data: dict) -> None:
         temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def approach_pairs(
+def approach_layers(
     model: Separator, photographs: np.ndarray, tile: int, device: torch.device
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(front, back) X-rays of every approach of ``model`` on an in-memory (H, W, 7) stack."""
+) -> dict[str, dict[str, np.ndarray]]:
+    """Every approach of ``model`` on an in-memory (H, W, 7) stack: its ``front``, ``back``
+    and ``hidden`` (``core.hidden``)."""
     return {
-        approach: tuple(
-            separate(model, photographs, tile=tile, device=device, approach=approach).values()
-        )
+        approach: hidden.separate(model, photographs, tile=tile, device=device, approach=approach)
         for approach in model.approaches
     }
 
@@ -79,12 +85,23 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
     inputs = {side: panel.rgb(side) for side in ("front", "back")}
     xray = panel.xray()
     truth = (panel.truth("front"), panel.truth("back")) if panel.has_truth else None
+    hidden_truth = panel.hidden_truth() if truth else None
 
-    pairs = approach_pairs(model, stack(inputs["front"], inputs["back"], xray), tile, target)
+    photographs = stack(inputs["front"], inputs["back"], xray)
+    layers = approach_layers(model, photographs, tile, target)
+    pairs = {approach: (made["front"], made["back"]) for approach, made in layers.items()}
     metrics = {a: score(xray, f, b, *(truth or ())) for a, (f, b) in pairs.items()}
+    if truth is not None and hidden_truth is not None:
+        for approach, pair in pairs.items():
+            metrics[approach] |= hidden.scores(
+                layers[approach]["hidden"], *pair, *truth, hidden_truth
+            )
 
     write_json(where.metrics, metrics)
-    figure = paper_figure(name, inputs["front"], inputs["back"], xray, pairs, truth)
+    figure = paper_figure(
+        name, inputs["front"], inputs["back"], xray, pairs, truth,
+        {approach: made["hidden"] for approach, made in layers.items()}, hidden_truth,
+    )  # fmt: skip
     figure_path = where.reports_dir / "figure.png"
     with tracking.run(name, "evaluate"):
         mlflow.log_params(
@@ -107,7 +124,9 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
         mlflow.log_artifact(str(where.metrics))
         if (page := page_of_results(name, where)) is not None:
             mlflow.log_artifact(str(page))  # the page alone: its tiles stay in reports/
-    out.print(metrics_table(metrics, f"panel {name}"))
+    out.print(metrics_table(metrics, f"panel {name}", HEADERS))
+    if (layer := metrics_table(metrics, "hidden layer", hidden.HEADERS)) is not None:
+        out.print(layer)
     return metrics
 
 

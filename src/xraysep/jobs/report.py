@@ -10,7 +10,8 @@ latest results (``jobs.export.results_group``), read one block of tiles at a tim
 their checksums, so memory is bounded whatever the panel's size; the levels below the smallest
 stored one (at most 512² pixels) are halved in memory until one tile holds the whole image.
 The X-rays share one display range, so the sides compare with each other and with the
-mixture; the uncertainty is a heat map of its own range. The page is one file, its viewer
+mixture; the hidden layer has a grey range of its own and the uncertainty is a heat map of
+its own range. The page is one file, its viewer
 inlined (``report_page.html``, ``report_viewer.js``), and loads its tiles by relative path,
 so it works opened from disk. The tiles' folder, then the page, are each written under a
 temporary name and renamed into place.
@@ -55,13 +56,14 @@ OUTPUT_TITLES = {
     "hidden": "hidden layer",
     "uncertainty": "uncertainty",
 }
+OUTPUT_KINDS = {"hidden": "own", "uncertainty": "heat"}  # the others share the X-rays' range
 
 
 @dataclass(frozen=True)
 class Pane:
     """One image of the page: its levels as stored (full resolution first) and how its values
-    become 8-bit pixels (``rgb``: the photograph's type range; ``grey``: ``low`` to ``high``;
-    ``heat``: magma from ``low`` to ``high``)."""
+    become 8-bit pixels (``rgb``: the photograph's type range; ``grey`` and ``own``: ``low``
+    to ``high``; ``heat``: magma from ``low`` to ``high``)."""
 
     name: str
     title: str
@@ -85,14 +87,11 @@ class Pane:
 def panes_of(path: Path, group: zarr.Group) -> list[Pane]:
     """The page's images, in order: photographs, mixed X-ray, then the results group's
     outputs (sides, hidden, uncertainty last), each with its display range."""
-    outputs = list(group.attrs.get("outputs", contents.REQUIRED_RESULTS))
-    outputs.sort(key=lambda key: key == "uncertainty")
+    keys = list(group.attrs.get("outputs", contents.REQUIRED_RESULTS))
+    keys.sort(key=lambda key: key == "uncertainty")
     found = [
         *INPUT_PANES,
-        *(
-            (key, key, OUTPUT_TITLES.get(key, key), "heat" if key == "uncertainty" else "grey")
-            for key in outputs
-        ),
+        *((key, key, OUTPUT_TITLES.get(key, key), OUTPUT_KINDS.get(key, "grey")) for key in keys),
     ]
     specs = contents.RESULTS | contents.INPUTS
     panes, size = [], None
@@ -106,7 +105,8 @@ def panes_of(path: Path, group: zarr.Group) -> list[Pane]:
 
 def with_ranges(panes: list[Pane]) -> list[Pane]:
     """``panes`` with their display ranges, from their smallest stored level: the X-rays share
-    the widest of their 1–99 % ranges; the uncertainty runs from 0 to its 99th percentile."""
+    the widest of their 1–99 % ranges; the hidden layer, far fainter, has its own; the
+    uncertainty runs from 0 to its 99th percentile."""
     smallest = {pane.name: pane.stored[-1][...] for pane in panes if pane.kind != "rgb"}
     greys = [smallest[pane.name] for pane in panes if pane.kind == "grey"]
     low = min(float(np.percentile(values, 1)) for values in greys)
@@ -115,6 +115,9 @@ def with_ranges(panes: list[Pane]) -> list[Pane]:
     for pane in panes:
         if pane.kind == "grey":
             pane = replace(pane, low=low, high=max(high, low + 1e-6))
+        elif pane.kind == "own":
+            own_low, own_high = np.percentile(smallest[pane.name], (1, 99))
+            pane = replace(pane, low=float(own_low), high=max(float(own_high), own_low + 1e-6))
         elif pane.kind == "heat":
             top = float(np.percentile(smallest[pane.name], 99))
             pane = replace(pane, low=0.0, high=top if top > 0 else 1.0)

@@ -29,6 +29,7 @@
   function describeRange(spec) {
     const [low, high] = spec.range.map((value) => value.toPrecision(3));
     if (spec.kind === "grey") return ` ${low} to ${high}, shared by the X-rays`;
+    if (spec.kind === "own") return ` ${low} to ${high}, its own`;
     if (spec.kind === "heat") return ` ${low} to ${high}, magma`;
     return "";
   }

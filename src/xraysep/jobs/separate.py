@@ -5,8 +5,9 @@ over the panel store in blocks of ``separate.block`` pixels; ``core.inference.ma
 runs all of the model's outputs on every block with its halo, in one task per block, so the
 result equals whole-image inference while memory stays bounded by the blocks in flight.
 Results are stored block by block into ``data/separated/<panel>.zarr/<model-version>/``:
-OME-Zarr images (``io.pyramid``) ``front_xray``, ``back_xray`` and, for methods with more
-than one estimate of the split, ``uncertainty`` (per pixel, how far apart those estimates
+OME-Zarr images (``io.pyramid``) ``front_xray``, ``back_xray``, ``hidden`` (what the pair
+leaves of the mixture: ``core.hidden``) and, for methods with more than one estimate of the
+split, ``uncertainty`` (per pixel, how far apart those estimates
 are: where not to trust the result), each level ``0`` the full resolution. The shards are the
 blocks, so no shard is rewritten or written by two threads at once. Then the smaller levels
 are made from level 0, and the panel's inputs are copied beside the results as images
@@ -40,6 +41,7 @@ from dask.callbacks import Callback
 
 from xraysep import config
 from xraysep.core import device as devices
+from xraysep.core import hidden
 from xraysep.core.inference import map_modules
 from xraysep.errors import InputError
 from xraysep.io import checkpoints, contents, images, locks, pyramid, store, tracking
@@ -63,8 +65,10 @@ def ensure_results_store(path: Path) -> None:
 
 
 def outputs(model: checkpoints.Separator) -> dict[str, torch.nn.Module]:
-    """What a separation writes: each side's X-ray, and the uncertainty where there is one."""
-    modules = {f"{side}_xray": module for side, module in model.sides().items()}
+    """What a separation writes: each side's X-ray, the hidden layer (``core.hidden``), and
+    the uncertainty where there is one."""
+    made = hidden.outputs(model)
+    modules = {key if key == "hidden" else f"{key}_xray": module for key, module in made.items()}
     if (spread := model.spread()) is not None:
         modules["uncertainty"] = spread
     return modules

@@ -223,8 +223,8 @@ class SharedModel(nn.Module):
 
     ``forward(first, second)`` gives each member's mixture prediction (M, N, 1, H, W), for
     training; ``pairs(stack)`` each member's front and back of a separator's stack, less the
-    member's offset (set by :meth:`set_offsets`). The separation is the members' mean, the
-    uncertainty their spread.
+    member's offset (set by :meth:`set_offsets`), and its mixture of the two. The separation
+    is the members' mean, the uncertainty their spread.
     """
 
     KIND = "shared"
@@ -312,12 +312,12 @@ class SharedModel(nn.Module):
         residual = torch.nan_to_num(member.mixing.depth(xray) - first - second, nan=0.0)
         return thicken(first, second, residual, self.config.thickness, ridge)
 
-    def pairs(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each member's (front, back) of the (N, 7, h, w) stack, (M, N, 1, h, w) each, less
+    def pairs(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each member's front and back of the (N, 7, h, w) stack, (M, N, 1, h, w) each, less
         its offset: the colour map's depths, each side's thickness fitted to the X-ray where
-        the stack has it."""
+        the stack has it; and each member's mixture of the two, the X-ray it predicts."""
         xray = stack[:, XRAY].float()
-        fronts, backs = [], []
+        fronts, backs, mixtures = [], [], []
         for member in self.members:
             first = member.absorption(stack[:, FRONT]).float()
             second = member.absorption(stack[:, BACK]).float()
@@ -325,14 +325,15 @@ class SharedModel(nn.Module):
                 first, second = self.thicken(member, first, second, xray, self.config.ridge)
             fronts.append(member.mixing(first))
             backs.append(member.mixing(second))
+            mixtures.append(member.mixing(first + second))
         offsets = self.offsets[:, None, None, None, None]
-        return torch.stack(fronts) - offsets, torch.stack(backs) - offsets
+        return torch.stack(fronts) - offsets, torch.stack(backs) - offsets, torch.stack(mixtures)
 
     def set_offsets(self, front: torch.Tensor, back: torch.Tensor, xray: torch.Tensor) -> None:
         """The offset rule: each member gives both sides the same offset (one map, one
         background level), chosen so that the pair's mean equals the mixture's mean."""
         self.offsets.zero_()
-        fronts, backs = self.pairs(torch.cat([front, back, xray], dim=1))
+        fronts, backs, _ = self.pairs(torch.cat([front, back, xray], dim=1))
         total = fronts.mean((1, 2, 3, 4)) + backs.mean((1, 2, 3, 4))
         self.offsets.copy_((total - xray.mean()) / 2)
 
@@ -341,6 +342,12 @@ class SharedModel(nn.Module):
 
     def spread(self) -> nn.Module:
         return _Spread(self.passes)
+
+    def mixture(self) -> nn.Module:
+        """The mixed X-ray the sides make together under the members' Beer–Lambert curves
+        (their mean): the hidden layer is the X-ray less it (``core.hidden``), since
+        saturating sides do not simply add."""
+        return _Mean(self.passes, 2)
 
 
 class _LastBumps:
@@ -371,19 +378,21 @@ class _LastBumps:
 
 class _Pairs(nn.Module):
     """:meth:`SharedModel.pairs` as a module of its own, so that ``once`` runs it a single
-    time per tile for both sides and the spread (``core.inference.shared_passes``). It holds
-    the method, not the model, so it adds nothing to the model's state or children."""
+    time per tile for both sides, the mixture and the spread
+    (``core.inference.shared_passes``). It holds the method, not the model, so it adds
+    nothing to the model's state or children."""
 
-    def __init__(self, pairs: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]):
+    def __init__(self, pairs: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]):
         super().__init__()
         self.pairs = pairs
 
-    def forward(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, stack: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.pairs(stack)
 
 
 class _Mean(nn.Module):
-    """The ensemble's estimate of one side (``index`` 0: front, 1: back): the members' mean."""
+    """The ensemble's estimate of one side (``index`` 0: front, 1: back) or of the mixture
+    (2): the members' mean."""
 
     def __init__(self, passes: _Pairs, index: int) -> None:
         super().__init__()
@@ -401,7 +410,8 @@ class _Spread(nn.Module):
         self.passes = passes
 
     def forward(self, stack: torch.Tensor) -> torch.Tensor:
-        return sum(side.std(0, correction=0) for side in once(self.passes, stack, ALL)) / 2
+        sides = once(self.passes, stack, ALL)[:2]
+        return sum(side.std(0, correction=0) for side in sides) / 2
 
 
 def shared_loss(

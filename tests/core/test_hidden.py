@@ -1,0 +1,52 @@
+"""The hidden layer (core.hidden): what the pair leaves of the mixed X-ray, through separate,
+evaluate and the served model, on a panel whose support (battens, nails, a fill) neither
+photograph shows."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import torch
+import zarr
+from PIL import Image
+
+from xraysep.core.metrics import correlation
+from xraysep.core.separator import stack
+from xraysep.io import checkpoints, store
+
+
+def test_shared_hidden_layer_holds_the_support_that_neither_photograph_shows(project, cli):
+    assert cli("synth", "p", "--size", "96", "--factor", "support=0.8")[0] == 0
+    code, _, err = cli("pipeline", "p", "--method", "shared", "--iterations", "300")
+    assert code == 0, err
+    panel = store.open_panel(project / "data" / "panels" / "p.zarr", "p")
+    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
+    (group,) = (project / "data" / "separated" / "p.zarr").glob("combine-*")
+    results = zarr.open_group(group, mode="r")
+    assert results.attrs["outputs"] == ["front_xray", "back_xray", "hidden", "uncertainty"]
+    layer = results["hidden/0"][:]
+
+    # the X-ray less the mixture the members' curves make of the two sides, not less their sum
+    model, _ = checkpoints.load_separator(project / "models" / "p" / "combine.pt")
+    with torch.no_grad():
+        *_, mixtures = model.pairs(torch.from_numpy(photographs.transpose(2, 0, 1)[None].copy()))
+    xray = photographs[..., 6]
+    np.testing.assert_allclose(layer, xray - mixtures.mean(0)[0, 0].numpy(), atol=1e-5)
+    front, back = results["front_xray/0"][:], results["back_xray/0"][:]
+    truth = panel.truth("hidden")
+    additive = correlation(xray - front - back, truth)
+
+    metrics = json.loads((project / "reports" / "p" / "metrics.json").read_text())["shared"]
+    assert metrics["hidden_corr"] == correlation(layer, truth)
+    assert metrics["hidden_corr"] > 0.55 and metrics["hidden_corr"] > additive + 0.2  # 0.67, 0.34
+    assert max(metrics["front_hidden_leak"], metrics["back_hidden_leak"]) < 0.2  # 0.12, 0.04
+    preview = np.asarray(Image.open(project / "reports" / "p" / "separated" / "hidden.png"))
+    assert preview.shape == (96, 96) and preview.std() > 10
+
+    served = mlflow.pyfunc.load_model("models:/xraysep-p@champion")
+    request = {"front": photographs[..., :3], "back": photographs[..., 3:6]}
+    answer = served.predict(request, params={"xray": xray.ravel()})
+    np.testing.assert_allclose(answer["hidden"], layer, atol=1e-5)
+    assert "hidden" not in served.predict(request)  # no X-ray, nothing for it to leave
