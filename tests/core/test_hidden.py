@@ -1,6 +1,6 @@
 """The hidden layer (core.hidden): what the pair leaves of the mixed X-ray, through separate,
 evaluate and the served model, on a panel whose support (battens, nails, a fill) neither
-photograph shows."""
+photograph shows; and the uncertainty map scored against the error (core.uncertainty)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 import zarr
 from PIL import Image
 
+from xraysep.core import uncertainty
 from xraysep.core.metrics import correlation
 from xraysep.core.separator import stack
 from xraysep.io import checkpoints, store
@@ -42,6 +43,8 @@ def test_shared_hidden_layer_holds_the_support_that_neither_photograph_shows(pro
     assert metrics["hidden_corr"] == correlation(layer, truth)
     assert metrics["hidden_corr"] > 0.55 and metrics["hidden_corr"] > additive + 0.2  # 0.67, 0.34
     assert max(metrics["front_hidden_leak"], metrics["back_hidden_leak"]) < 0.2  # 0.12, 0.04
+    # 0.06: the members' spread barely follows the errors the support causes (methods.md)
+    assert -0.2 < metrics["uncertainty_error_corr"] < 0.2
     preview = np.asarray(Image.open(project / "reports" / "p" / "separated" / "hidden.png"))
     assert preview.shape == (96, 96) and preview.std() > 10
 
@@ -50,3 +53,17 @@ def test_shared_hidden_layer_holds_the_support_that_neither_photograph_shows(pro
     answer = served.predict(request, params={"xray": xray.ravel()})
     np.testing.assert_allclose(answer["hidden"], layer, atol=1e-5)
     assert "hidden" not in served.predict(request)  # no X-ray, nothing for it to leave
+
+
+def test_uncertainty_scores_say_whether_the_map_follows_the_error():
+    rng = np.random.default_rng(0)
+    truth_front, truth_back = rng.random((2, 32, 32))
+    front = truth_front + 0.3 + rng.normal(0, 0.1, (32, 32))  # the offset is not an error
+    back = truth_back - 0.3
+    error = np.abs(front - 0.3 - truth_front) / 2
+    follows = uncertainty.scores(error, front, back, truth_front, truth_back)
+    assert follows["uncertainty_error_corr"] > 0.99
+    flat = uncertainty.scores(np.ones((32, 32)), front, back, truth_front, truth_back)
+    assert flat["uncertainty_error_corr"] == 0.0
+    unrelated = uncertainty.scores(rng.random((32, 32)), front, back, truth_front, truth_back)
+    assert abs(unrelated["uncertainty_error_corr"]) < 0.1

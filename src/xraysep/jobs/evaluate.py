@@ -3,7 +3,8 @@
 
 The paper's model gives order 12, order 21 and the combined pair (and, with the consistent
 rule, the sum-consistent pair first); other methods give their one result. Where the true
-hidden content is known, each approach's hidden layer (``core.hidden``) is scored too. Writes
+hidden content is known, each approach's hidden layer (``core.hidden``) is scored too, and with
+truth the uncertainty map against the error (``core.uncertainty``). Writes
 ``reports/<panel>/metrics.json`` and the paper-style figure, then the panel's page with them
 (``jobs.report``) where the model's results exist, prints a table, and logs all three (the
 page without its tiles) to an MLflow ``evaluate`` run.
@@ -22,7 +23,8 @@ from rich.table import Table
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core import hidden
+from xraysep.core import hidden, uncertainty
+from xraysep.core.inference import predict_all
 from xraysep.core.metrics import HEADERS, score
 from xraysep.core.separator import Separator, stack
 from xraysep.io import checkpoints, locks, store, tracking
@@ -96,6 +98,12 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
             metrics[approach] |= hidden.scores(
                 layers[approach]["hidden"], *pair, *truth, hidden_truth
             )
+    if truth is not None and (spread := model.spread()) is not None:
+        own = model.approaches[0]  # the map is of the method's own result
+        (spread_map,) = predict_all(
+            [spread], photographs, halo=model.halo, tile=tile, device=target
+        )
+        metrics[own] |= uncertainty.scores(spread_map, *pairs[own], *truth)
 
     write_json(where.metrics, metrics)
     figure = paper_figure(
@@ -125,7 +133,8 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
         if (page := page_of_results(name, where)) is not None:
             mlflow.log_artifact(str(page))  # the page alone: its tiles stay in reports/
     out.print(metrics_table(metrics, f"panel {name}", HEADERS))
-    if (layer := metrics_table(metrics, "hidden layer", hidden.HEADERS)) is not None:
+    trust = hidden.HEADERS | uncertainty.HEADERS
+    if (layer := metrics_table(metrics, "hidden layer, uncertainty", trust)) is not None:
         out.print(layer)
     return metrics
 
