@@ -87,6 +87,12 @@ def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
     code, _, err = cli("benchmark", *methods)
     assert code == 0 and err.count("up to date") == 4, err
     assert {path: path.stat().st_mtime_ns for path in records} == stamps
+    assert "An earlier run's figure" not in (directory / "benchmark.md").read_text()
+    shutil.rmtree(project / "data" / "benchmark")  # the kept images are gone, as in a clone
+    code, _, err = cli("benchmark", *methods)
+    assert code == 0 and err.count("up to date") == 4, err
+    table = (directory / "benchmark.md").read_text()
+    assert "![capture](figures/capture.png)" in table and "An earlier run's figure" in table
     params["consistent"]["smoothing"] = 2
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     code, _, err = cli("benchmark", *methods)

@@ -37,6 +37,10 @@ COLUMNS = {  # metric -> header, in table order
 }
 FORMATS = {"front_psnr": ".2f", "back_psnr": ".2f", "recon_mse": ".4f", "seconds": ".0f"}
 PAPER = "paper combined"
+EARLIER_FIGURE = (
+    "*An earlier run's figure: this run did not keep the images of every group of methods "
+    "(they stay out of git), so the figure shows the methods its rows name.*"
+)
 USES_ORDERINGS = ("paper", "consistent")
 
 # label -> metric -> one value per seed
@@ -147,7 +151,9 @@ def labels_in_order(groups: dict[str, list[str]], samples: Samples) -> list[str]
 
 
 def figure(suite: Suite, task: Task, groups: dict[str, list[str]], path: Path) -> bool:
-    """The paper-style figure of one panel at one seed, if every group's images are kept."""
+    """The paper-style figure of one panel at one seed, if every group's images are kept;
+    whether it was drawn (else an earlier run's figure at ``path`` stays, and the report says
+    so)."""
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for group in groups:
         kept = task.pairs_path(group)
@@ -256,8 +262,11 @@ def write(suite: Suite, tasks: list[Task], groups: dict[str, list[str]], seconds
     for panel, samples in panels.items():
         parts += ["", f"## {panel}", "", f"`{json.dumps(suite.panels[panel], sort_keys=True)}`"]
         first = next(t for t in tasks if t.panel == panel)
-        if figure(suite, first, groups, figures / f"{panel}.png"):
+        drawn = figure(suite, first, groups, figures / f"{panel}.png")
+        if drawn or (figures / f"{panel}.png").is_file():
             parts += ["", f"![{panel}](figures/{panel}.png)"]
+        if not drawn and (figures / f"{panel}.png").is_file():
+            parts += ["", EARLIER_FIGURE]
         parts += ["", table(samples, note, labels_in_order(groups, samples))]
     text = "\n".join(parts) + "\n"
     path = directory / "benchmark.md"
