@@ -263,10 +263,9 @@ def write(suite: Suite, tasks: list[Task], groups: dict[str, list[str]], seconds
         parts += ["", f"## {panel}", "", f"`{json.dumps(suite.panels[panel], sort_keys=True)}`"]
         first = next(t for t in tasks if t.panel == panel)
         drawn = figure(suite, first, groups, figures / f"{panel}.png")
-        if drawn or (figures / f"{panel}.png").is_file():
+        if (figures / f"{panel}.png").is_file():
             parts += ["", f"![{panel}](figures/{panel}.png)"]
-        if not drawn and (figures / f"{panel}.png").is_file():
-            parts += ["", EARLIER_FIGURE]
+            parts += [] if drawn else ["", EARLIER_FIGURE]
         parts += ["", table(samples, note, labels_in_order(groups, samples))]
     text = "\n".join(parts) + "\n"
     path = directory / "benchmark.md"

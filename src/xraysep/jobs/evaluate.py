@@ -60,11 +60,19 @@ def approach_layers(
     model: Separator, photographs: np.ndarray, tile: int, device: torch.device
 ) -> dict[str, dict[str, np.ndarray]]:
     """Every approach of ``model`` on an in-memory (H, W, 7) stack: its ``front``, ``back``
-    and ``hidden`` (``core.hidden``)."""
-    return {
-        approach: hidden.separate(model, photographs, tile=tile, device=device, approach=approach)
-        for approach in model.approaches
-    }
+    and ``hidden`` (``core.hidden``), and for the model's own approach its ``uncertainty``
+    where it has one, all of an approach's outputs in one tiled pass that shares the
+    networks' passes."""
+    layers = {}
+    for approach in model.approaches:
+        modules = hidden.outputs(model, approach)
+        if approach == model.approaches[0] and (spread := model.spread()) is not None:
+            modules["uncertainty"] = spread  # the map is of the method's own result
+        images = predict_all(
+            list(modules.values()), photographs, halo=model.halo, tile=tile, device=device
+        )
+        layers[approach] = dict(zip(modules, images, strict=True))
+    return layers
 
 
 def evaluate(name: str, *, device: str | None = None) -> dict[str, dict[str, float]]:
@@ -98,12 +106,9 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
             metrics[approach] |= hidden.scores(
                 layers[approach]["hidden"], *pair, *truth, hidden_truth
             )
-    if truth is not None and (spread := model.spread()) is not None:
-        own = model.approaches[0]  # the map is of the method's own result
-        (spread_map,) = predict_all(
-            [spread], photographs, halo=model.halo, tile=tile, device=target
-        )
-        metrics[own] |= uncertainty.scores(spread_map, *pairs[own], *truth)
+    own = model.approaches[0]
+    if truth is not None and "uncertainty" in layers[own]:
+        metrics[own] |= uncertainty.scores(layers[own]["uncertainty"], *pairs[own], *truth)
 
     write_json(where.metrics, metrics)
     figure = paper_figure(
