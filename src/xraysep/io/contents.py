@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import zarr
@@ -49,8 +50,16 @@ RESULTS = {
     "uncertainty": Spec(None, ("float32",), 0.0, None),
 }
 REQUIRED_RESULTS = ("front_xray", "back_xray")
+Output = TypeVar("Output")
 # the panel's arrays, copied beside each result as OME-Zarr images so viewers show them aligned
 INPUTS = {f"inputs/{key}": spec for key, spec in PANEL.items()}
+
+
+def result_names(outputs: dict[str, Output]) -> dict[str, Output]:
+    """A separation's outputs (``front``, ``back``, ``hidden``) under the names of
+    :data:`RESULTS` (``front_xray``, ``back_xray``, ``hidden``): the results store and the
+    served answer name them alike."""
+    return {key if key == "hidden" else f"{key}_xray": value for key, value in outputs.items()}
 
 
 def panel_spec(key: str) -> Spec:

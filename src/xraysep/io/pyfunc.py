@@ -31,6 +31,7 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 from xraysep.core import device as devices
 from xraysep.core import hidden
 from xraysep.core.separator import separate, stack
+from xraysep.io import contents
 from xraysep.io.serve_limits import MAX_PIXELS
 
 TILE = 512
@@ -129,8 +130,5 @@ class SeparatorModel(PythonModel):
         shape = photographs["front"].shape[:2]
         xray = check_xray((params or {}).get("xray"), shape, self.model.needs_xray)
         inputs = stack(photographs["front"], photographs["back"], xray)
-        if xray is None:
-            pair = separate(self.model, inputs, tile=TILE, device=self.device)
-            return {f"{side}_xray": image for side, image in pair.items()}
-        made = hidden.separate(self.model, inputs, tile=TILE, device=self.device)
-        return {key if key == "hidden" else f"{key}_xray": image for key, image in made.items()}
+        run = separate if xray is None else hidden.separate  # no X-ray: nothing hidden
+        return contents.result_names(run(self.model, inputs, tile=TILE, device=self.device))

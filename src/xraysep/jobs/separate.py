@@ -6,9 +6,9 @@ runs all of the model's outputs on every block with its halo, in one task per bl
 result equals whole-image inference while memory stays bounded by the blocks in flight.
 Results are stored block by block into ``data/separated/<panel>.zarr/<model-version>/``:
 OME-Zarr images (``io.pyramid``) ``front_xray``, ``back_xray``, ``hidden`` (what the pair
-leaves of the mixture: ``core.hidden``) and, for methods with more than one estimate of the
-split, ``uncertainty`` (per pixel, how far apart those estimates
-are: where not to trust the result), each level ``0`` the full resolution. The shards are the
+leaves of the mixture: ``core.hidden``) and, for methods that have one, ``uncertainty`` (per
+pixel, where not to trust the split: docs/methods.md, Uncertainty), each level ``0`` the full
+resolution. The shards are the
 blocks, so no shard is rewritten or written by two threads at once. Then the smaller levels
 are made from level 0, and the panel's inputs are copied beside the results as images
 ``inputs/front``, ``inputs/back``, ``inputs/xray``, so that a viewer opens everything at any
@@ -67,8 +67,7 @@ def ensure_results_store(path: Path) -> None:
 def outputs(model: checkpoints.Separator) -> dict[str, torch.nn.Module]:
     """What a separation writes: each side's X-ray, the hidden layer (``core.hidden``), and
     the uncertainty where there is one."""
-    made = hidden.outputs(model)
-    modules = {key if key == "hidden" else f"{key}_xray": module for key, module in made.items()}
+    modules = contents.result_names(hidden.outputs(model))
     if (spread := model.spread()) is not None:
         modules["uncertainty"] = spread
     return modules
