@@ -38,8 +38,8 @@ COLUMNS = {  # metric -> header, in table order
 FORMATS = {"front_psnr": ".2f", "back_psnr": ".2f", "recon_mse": ".4f", "seconds": ".0f"}
 PAPER = "paper combined"
 EARLIER_FIGURE = (
-    "*An earlier run's figure: this run did not keep the images of every group of methods "
-    "(they stay out of git), so the figure shows the methods its rows name.*"
+    "*An earlier run's figure (its title names the seed): this run did not run every method "
+    "of `benchmark.methods` or did not keep every group's images (they stay out of git).*"
 )
 USES_ORDERINGS = ("paper", "consistent")
 
@@ -151,9 +151,13 @@ def labels_in_order(groups: dict[str, list[str]], samples: Samples) -> list[str]
 
 
 def figure(suite: Suite, task: Task, groups: dict[str, list[str]], path: Path) -> bool:
-    """The paper-style figure of one panel at one seed, if every group's images are kept;
-    whether it was drawn (else an earlier run's figure at ``path`` stays, and the report says
-    so)."""
+    """The paper-style figure of one panel at one seed, if every group's images are kept and
+    the run has every method of ``benchmark.methods`` (or ``path`` holds no figure yet), so
+    that a run of a few methods does not replace a figure of them all; whether it was drawn
+    (else an earlier run's figure at ``path`` stays, and the report says so)."""
+    run = {method for methods in groups.values() for method in methods}
+    if path.is_file() and not set(config.settings().benchmark.methods) <= run:
+        return False
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for group in groups:
         kept = task.pairs_path(group)
