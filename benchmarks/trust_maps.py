@@ -7,7 +7,9 @@ through ``xraysep pipeline`` (train, combine, separate, evaluate) and its own re
 scored by evaluate: PSNR per side, the hidden layer's correlation with the true hidden
 content and each side's leak of it (``core.hidden``), and the correlation of the
 uncertainty map with the absolute error (``core.uncertainty``), which should be positive for
-every factor. Prints one row per factor and method, and the command.
+every factor. For ``shared`` the same correlation of its members' spread (the map it wrote
+before the thickness fit's move replaced it) is scored beside it, from the same trained
+model. Prints one row per factor and method, and the command.
 
     uv run python benchmarks/trust_maps.py [--size 128] [--method shared ...]
 """
@@ -17,8 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
+
+import torch
 
 from xraysep import config
+from xraysep.core import uncertainty
+from xraysep.core.separator import stack
+from xraysep.io import checkpoints, store
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
@@ -35,7 +43,21 @@ FACTORS = {  # factor: strength, each within its documented range
     "film-response": 0.7,
 }
 COLUMNS = ("front_psnr", "back_psnr", "hidden_corr", "front_hidden_leak", "back_hidden_leak",
-           "uncertainty_error_corr")  # fmt: skip
+           "uncertainty_error_corr", "spread_error_corr")  # fmt: skip
+
+
+def spread_error_corr(root: Path, name: str) -> float:
+    """``uncertainty_error_corr`` of the shared model's members' spread (their standard
+    deviation, both sides' mean) on panel ``name``, against the members' mean pair."""
+    panel = store.open_panel(root / "data" / "panels" / f"{name}.zarr", name)
+    model, _ = checkpoints.load_separator(root / "models" / name / "combine.pt")
+    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
+    with torch.no_grad():
+        fronts, backs, *_ = model.pairs(torch.from_numpy(photographs.transpose(2, 0, 1)[None]))
+    spread = (fronts.std(0, correction=0) + backs.std(0, correction=0))[0, 0].numpy() / 2
+    pair = fronts.mean(0)[0, 0].numpy(), backs.mean(0)[0, 0].numpy()
+    truth = panel.truth("front"), panel.truth("back")
+    return uncertainty.scores(spread, *pair, *truth)["uncertainty_error_corr"]
 
 
 def main() -> None:
@@ -44,7 +66,7 @@ def main() -> None:
     parser.add_argument("--method", action="append", help="repeat; default: shared")
     args = parser.parse_args()
     methods = args.method or ["shared"]
-    scratch_project("trust-maps")
+    root = scratch_project("trust-maps")
     picture = config.settings().benchmark.stress.panel.values()
     picture.pop("factors", None)
     rows = []
@@ -56,6 +78,8 @@ def main() -> None:
             began = time.perf_counter()
             metrics = pipeline(name, method=method)
             own = next(iter(metrics.values()))
+            if method == "shared":
+                own = own | {"spread_error_corr": spread_error_corr(root, name)}
             rows.append((factor, strength, method, own, time.perf_counter() - began))
     print(f"\n{args.size}² panels, {json.dumps(picture)}; {machine()}\n")
     print("| factor | strength | method | " + " | ".join(COLUMNS) + " | seconds |")

@@ -31,8 +31,9 @@ def test_shared_hidden_layer_holds_the_support_that_neither_photograph_shows(pro
 
     # the X-ray less the mixture the members' curves make of the two sides, not less their sum
     model, _ = checkpoints.load_separator(project / "models" / "p" / "combine.pt")
+    tensor = torch.from_numpy(photographs.transpose(2, 0, 1)[None].copy())
     with torch.no_grad():
-        *_, mixtures = model.pairs(torch.from_numpy(photographs.transpose(2, 0, 1)[None].copy()))
+        _, _, mixtures, _ = model.pairs(tensor)
     xray = photographs[..., 6]
     np.testing.assert_allclose(layer, xray - mixtures.mean(0)[0, 0].numpy(), atol=1e-5)
     front, back = results["front_xray/0"][:], results["back_xray/0"][:]
@@ -43,8 +44,8 @@ def test_shared_hidden_layer_holds_the_support_that_neither_photograph_shows(pro
     assert metrics["hidden_corr"] == correlation(layer, truth)
     assert metrics["hidden_corr"] > 0.55 and metrics["hidden_corr"] > additive + 0.2  # 0.67, 0.34
     assert max(metrics["front_hidden_leak"], metrics["back_hidden_leak"]) < 0.2  # 0.12, 0.04
-    # 0.06: the members' spread barely follows the errors the support causes (methods.md)
-    assert -0.2 < metrics["uncertainty_error_corr"] < 0.2
+    # 0.19: the map is where the thickness fit moved the sides (the members' spread: 0.06)
+    assert metrics["uncertainty_error_corr"] > 0.12
     preview = np.asarray(Image.open(project / "reports" / "p" / "separated" / "hidden.png"))
     assert preview.shape == (96, 96) and preview.std() > 10
 

@@ -9,7 +9,8 @@ where it is not known (a served request that sends only the photographs). It off
 - ``sides(approach)``: one module per side mapping the stack (N, 7, h, w) to that side's
   X-ray (N, 1, h, w), so ``core.inference`` runs it tile by tile like any branch;
 - ``spread()``: a module mapping the stack to a per-pixel uncertainty (N, 1, h, w) — how far
-  apart independent estimates of the split are — or None when the method has only one;
+  apart independent estimates of the split are, or how much of it the X-ray rather than the
+  photographs decided — or None when the method has neither;
 - ``halo``: the pixels of context one output pixel needs, which keeps tiled inference exact;
 - ``needs_xray``: whether it cannot answer at all without the mixed X-ray;
 - ``mixture()``, where a method's sides do not simply add (Beer–Lambert saturation): a

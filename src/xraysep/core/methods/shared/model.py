@@ -40,8 +40,9 @@ found by k-means in both photographs, ``s`` the median distance between neighbou
 colours times ``width`` (wider bumps, a smoother map: less freedom to bend colours towards
 content they do not cause). An ensemble of ``members`` maps, each with a palette from its
 own seed, is trained at once (independent parameters, one loss); the separation is their
-mean and the uncertainty their spread. The receptive field is the point-spread radius plus
-the thickness window's, so tiled inference is exact.
+mean. The uncertainty map is how far the thickness fit moved the sides from their colours,
+or without the X-ray the members' spread (:class:`_Uncertainty`). The receptive field is
+the point-spread radius plus the thickness window's, so tiled inference is exact.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class SharedConfig:
 
     palette: int  # colours (Gaussian bumps) per member
     psf: int  # radius of the point-spread kernel, in pixels
-    members: int  # ensemble size: the spread between members is the uncertainty
+    members: int  # ensemble size: the separation is the members' mean
     thickness: int  # radius of the window each side's paint thickness is fitted in; 0: off
     ridge: float  # how strongly the thickness fit is pulled towards even paint
     width: float  # bump width, in median distances between neighbouring palette colours
@@ -223,8 +224,8 @@ class SharedModel(nn.Module):
 
     ``forward(first, second)`` gives each member's mixture prediction (M, N, 1, H, W), for
     training; ``pairs(stack)`` each member's front and back of a separator's stack, less the
-    member's offset (set by :meth:`set_offsets`), and its mixture of the two. The separation
-    is the members' mean, the uncertainty their spread.
+    member's offset (set by :meth:`set_offsets`), its mixture of the two and how far the
+    thickness fit moved them. The separation is the members' mean.
     """
 
     KIND = "shared"
@@ -312,28 +313,43 @@ class SharedModel(nn.Module):
         residual = torch.nan_to_num(member.mixing.depth(xray) - first - second, nan=0.0)
         return thicken(first, second, residual, self.config.thickness, ridge)
 
-    def pairs(self, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def pairs(
+        self, stack: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each member's front and back of the (N, 7, h, w) stack, (M, N, 1, h, w) each, less
         its offset: the colour map's depths, each side's thickness fitted to the X-ray where
-        the stack has it; and each member's mixture of the two, the X-ray it predicts."""
+        the stack has it; each member's mixture of the two, the X-ray it predicts; and how far
+        the thickness fit moved the member's sides from their colours' alone (the mean over
+        both sides of the absolute change; 0 without the fit)."""
         xray = stack[:, XRAY].float()
-        fronts, backs, mixtures = [], [], []
+        fronts, backs, mixtures, moved = [], [], [], []
         for member in self.members:
             first = member.absorption(stack[:, FRONT]).float()
             second = member.absorption(stack[:, BACK]).float()
+            front, back = member.mixing(first), member.mixing(second)
             if self.config.thickness:
+                colours = front, back
                 first, second = self.thicken(member, first, second, xray, self.config.ridge)
-            fronts.append(member.mixing(first))
-            backs.append(member.mixing(second))
+                front, back = member.mixing(first), member.mixing(second)
+                moved.append(((front - colours[0]).abs() + (back - colours[1]).abs()) / 2)
+            else:
+                moved.append(torch.zeros_like(front))
+            fronts.append(front)
+            backs.append(back)
             mixtures.append(member.mixing(first + second))
         offsets = self.offsets[:, None, None, None, None]
-        return torch.stack(fronts) - offsets, torch.stack(backs) - offsets, torch.stack(mixtures)
+        return (
+            torch.stack(fronts) - offsets,
+            torch.stack(backs) - offsets,
+            torch.stack(mixtures),
+            torch.stack(moved),
+        )
 
     def set_offsets(self, front: torch.Tensor, back: torch.Tensor, xray: torch.Tensor) -> None:
         """The offset rule: each member gives both sides the same offset (one map, one
         background level), chosen so that the pair's mean equals the mixture's mean."""
         self.offsets.zero_()
-        fronts, backs, _ = self.pairs(torch.cat([front, back, xray], dim=1))
+        fronts, backs, *_ = self.pairs(torch.cat([front, back, xray], dim=1))
         total = fronts.mean((1, 2, 3, 4)) + backs.mean((1, 2, 3, 4))
         self.offsets.copy_((total - xray.mean()) / 2)
 
@@ -341,7 +357,7 @@ class SharedModel(nn.Module):
         return {side: _Mean(self.passes, index) for index, side in enumerate(("front", "back"))}
 
     def spread(self) -> nn.Module:
-        return _Spread(self.passes)
+        return _Uncertainty(self.passes, bool(self.config.thickness))
 
     def mixture(self) -> nn.Module:
         """The mixed X-ray the sides make together under the members' Beer–Lambert curves
@@ -378,7 +394,7 @@ class _LastBumps:
 
 class _Pairs(nn.Module):
     """:meth:`SharedModel.pairs` as a module of its own, so that ``once`` runs it a single
-    time per tile for both sides, the mixture and the spread
+    time per tile for both sides, the mixture and the uncertainty
     (``core.inference.shared_passes``). It holds the method, not the model, so it adds
     nothing to the model's state or children."""
 
@@ -402,16 +418,23 @@ class _Mean(nn.Module):
         return once(self.passes, stack, ALL)[self.index].mean(0)
 
 
-class _Spread(nn.Module):
-    """Per-pixel uncertainty: the members' standard deviation, averaged over both sides."""
+class _Uncertainty(nn.Module):
+    """Per-pixel uncertainty: how much of the split the photographs did not decide. Where the
+    X-ray decided part of it (the thickness fit, given the X-ray), how far that fit moved the
+    sides from their colours' alone (the members' mean): content no colour explains, handed
+    to one side or the other by the fit. Elsewhere (no X-ray, or ``thickness: 0``) the
+    members' standard deviation, averaged over both sides."""
 
-    def __init__(self, passes: _Pairs) -> None:
+    def __init__(self, passes: _Pairs, fitted: bool) -> None:
         super().__init__()
-        self.passes = passes
+        self.passes, self.fitted = passes, fitted
 
     def forward(self, stack: torch.Tensor) -> torch.Tensor:
-        sides = once(self.passes, stack, ALL)[:2]
-        return sum(side.std(0, correction=0) for side in sides) / 2
+        fronts, backs, _, moved = once(self.passes, stack, ALL)
+        spread = (fronts.std(0, correction=0) + backs.std(0, correction=0)) / 2
+        if not self.fitted:
+            return spread
+        return torch.where(torch.isnan(stack[:, XRAY].float()), spread, moved.mean(0))
 
 
 def shared_loss(
