@@ -23,13 +23,11 @@ import torch
 
 from xraysep import config
 from xraysep.core.metrics import side
-from xraysep.core.separator import stack
-from xraysep.io import checkpoints, store
 from xraysep.jobs import suites
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
-from common import command, machine, scratch_project
+from common import command, machine, scratch_project, trained_panel
 
 RADII = (4, 6, 9, 12)
 RIDGES = (10.0, 3.0, 1.0, 0.3, 0.1)
@@ -38,12 +36,7 @@ RIDGES = (10.0, 3.0, 1.0, 0.3, 0.1)
 def scores(name: str, grid: list[tuple[int, float]]) -> dict[tuple[int, float], tuple]:
     """Front PSNR, back PSNR and mean crosstalk of panel ``name``'s trained shared model,
     separated with each (radius, ridge) of ``grid``."""
-    paths = config.paths(name)
-    panel = store.open_panel(paths.store, name)
-    model, _ = checkpoints.load_separator(paths.combine_model)
-    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
-    tensor = torch.from_numpy(photographs.transpose(2, 0, 1)[None])
-    truth = panel.truth("front"), panel.truth("back")
+    model, tensor, truth = trained_panel(name)
     trained = model.config
     out = {}
     for radius, ridge in grid:

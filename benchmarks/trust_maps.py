@@ -19,18 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 
 from xraysep import config
 from xraysep.core import uncertainty
-from xraysep.core.separator import stack
-from xraysep.io import checkpoints, store
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
-from common import command, machine, scratch_project
+from common import command, machine, scratch_project, trained_panel
 
 FACTORS = {  # factor: strength, each within its documented range
     "none": 0.0,
@@ -46,17 +43,14 @@ COLUMNS = ("front_psnr", "back_psnr", "hidden_corr", "front_hidden_leak", "back_
            "uncertainty_error_corr", "spread_error_corr")  # fmt: skip
 
 
-def spread_error_corr(root: Path, name: str) -> float:
+def spread_error_corr(name: str) -> float:
     """``uncertainty_error_corr`` of the shared model's members' spread (their standard
     deviation, both sides' mean) on panel ``name``, against the members' mean pair."""
-    panel = store.open_panel(root / "data" / "panels" / f"{name}.zarr", name)
-    model, _ = checkpoints.load_separator(root / "models" / name / "combine.pt")
-    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
+    model, tensor, truth = trained_panel(name)
     with torch.no_grad():
-        fronts, backs, *_ = model.pairs(torch.from_numpy(photographs.transpose(2, 0, 1)[None]))
+        fronts, backs, *_ = model.pairs(tensor)
     spread = (fronts.std(0, correction=0) + backs.std(0, correction=0))[0, 0].numpy() / 2
     pair = fronts.mean(0)[0, 0].numpy(), backs.mean(0)[0, 0].numpy()
-    truth = panel.truth("front"), panel.truth("back")
     return uncertainty.scores(spread, *pair, *truth)["uncertainty_error_corr"]
 
 
@@ -66,7 +60,7 @@ def main() -> None:
     parser.add_argument("--method", action="append", help="repeat; default: shared")
     args = parser.parse_args()
     methods = args.method or ["shared"]
-    root = scratch_project("trust-maps")
+    scratch_project("trust-maps")
     picture = config.settings().benchmark.stress.panel.values()
     picture.pop("factors", None)
     rows = []
@@ -79,7 +73,7 @@ def main() -> None:
             metrics = pipeline(name, method=method)
             own = next(iter(metrics.values()))
             if method == "shared":
-                own = own | {"spread_error_corr": spread_error_corr(root, name)}
+                own = own | {"spread_error_corr": spread_error_corr(name)}
             rows.append((factor, strength, method, own, time.perf_counter() - began))
     print(f"\n{args.size}² panels, {json.dumps(picture)}; {machine()}\n")
     print("| factor | strength | method | " + " | ".join(COLUMNS) + " | seconds |")

@@ -8,8 +8,8 @@ Results are stored block by block into ``data/separated/<panel>.zarr/<model-vers
 OME-Zarr images (``io.pyramid``) ``front_xray``, ``back_xray``, ``hidden`` (what the pair
 leaves of the mixture: ``core.hidden``) and, for methods that have one, ``uncertainty`` (per
 pixel, where not to trust the split: docs/methods.md, Uncertainty), each level ``0`` the full
-resolution. The shards are the
-blocks, so no shard is rewritten or written by two threads at once. Then the smaller levels
+resolution. The shards are the blocks, so no shard is rewritten or written by two threads at
+once. Then the smaller levels
 are made from level 0, and the panel's inputs are copied beside the results as images
 ``inputs/front``, ``inputs/back``, ``inputs/xray``, so that a viewer opens everything at any
 zoom; the version group is built under a temporary name and renamed into place. On local
