@@ -15,13 +15,7 @@ import tarfile
 from io import BytesIO
 from pathlib import Path
 
-import numpy as np
-import torch
 import yaml
-
-from xraysep import config
-from xraysep.core.separator import Separator, stack
-from xraysep.io import checkpoints, store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,17 +27,6 @@ def scratch_project(name: str, overrides: dict | None = None) -> Path:
     os.environ["XRAYSEP_ROOT"] = str(root)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     return root
-
-
-def trained_panel(name: str) -> tuple[Separator, torch.Tensor, tuple[np.ndarray, np.ndarray]]:
-    """Panel ``name``'s combined model, its whole stack as a (1, 7, H, W) tensor, and its
-    true front and back X-rays: for studies that run the model's own parts on the panel."""
-    paths = config.paths(name)
-    panel = store.open_panel(paths.store, name)
-    model, _ = checkpoints.load_separator(paths.combine_model)
-    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
-    tensor = torch.from_numpy(photographs.transpose(2, 0, 1)[None])
-    return model, tensor, (panel.truth("front"), panel.truth("back"))
 
 
 def write_params(root: Path, text: str, overrides: dict | None) -> None:

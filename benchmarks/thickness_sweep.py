@@ -27,7 +27,8 @@ from xraysep.jobs import suites
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
-from common import command, machine, scratch_project, trained_panel
+from common import command, machine, scratch_project
+from trained import trained_panel
 
 RADII = (4, 6, 9, 12)
 RIDGES = (10.0, 3.0, 1.0, 0.3, 0.1)

@@ -27,7 +27,8 @@ from xraysep.core import uncertainty
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
-from common import command, machine, scratch_project, trained_panel
+from common import command, machine, scratch_project
+from trained import trained_panel
 
 FACTORS = {  # factor: strength, each within its documented range
     "none": 0.0,
