@@ -390,6 +390,13 @@ def benchmark(
         typer.Option(help="Panels × seeds run at once, in processes. [params: benchmark.jobs]"),
     ] = None,
     device: Device = None,
+    rescore: Annotated[
+        bool,
+        typer.Option(
+            help="Also rerun the runs whose records lack current scores of the hidden layer "
+            "and the uncertainty map (records made before those were scored)."
+        ),
+    ] = False,
 ) -> None:
     """Every method on a suite of synthetic panels with truth, over seeds; reuses the runs
     whose settings and code are unchanged. Report: reports/benchmark*/benchmark.md."""
@@ -397,7 +404,7 @@ def benchmark(
 
     run(
         suite_name=suite, stress=stress, size=size, methods=method, seeds=seed, jobs=jobs,
-        device=device,
+        device=device, rescore=rescore,
     )  # fmt: skip
 
 

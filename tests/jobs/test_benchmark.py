@@ -45,7 +45,7 @@ def test_suites_cover_the_factors_at_a_realistic_size(project):
 def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
     params = suite_params(project, methods=["half", "linear", "consistent"])
     test = params["benchmark"]["suites"]["test"]
-    test["panels"] = {name: test["panels"][name] for name in ("colour", "capture")}
+    test["panels"] = {name: test["panels"][name] for name in ("colour", "cradle")}
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     methods = ("--method", "half", "--method", "linear", "--method", "consistent")
     code, out, err = cli("benchmark", *methods)
@@ -60,7 +60,7 @@ def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
         assert f"| {label} | " in table
     assert " ± " in table
     results = json.loads((directory / "benchmark.json").read_text())
-    assert set(results["panels"]) == {"colour", "capture"}
+    assert set(results["panels"]) == {"colour", "cradle"}
     half = results["panels"]["colour"]["half"]
     assert half["recon_mse"] == [0.0, 0.0]  # x/2 + x/2 explains x, one value per seed
     combined = results["panels"]["colour"]["paper combined"]["front_psnr"]
@@ -69,7 +69,12 @@ def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
     assert metrics["linear"]["front_psnr"] == pytest.approx(
         sum(results["suite"]["linear"]["front_psnr"]) / 2
     )
-    assert Image.open(directory / "figures" / "capture.png").size[0] > 800
+    assert Image.open(directory / "figures" / "cradle.png").size[0] > 800
+    # the hidden layer is scored against the panel's hidden content (the cradle's battens)
+    assert "## The hidden layer and the uncertainty map" in table
+    assert results["panels"]["colour"]["half"]["hidden_corr"] == [0.0, 0.0]  # x − x/2 − x/2
+    hidden_corr = results["panels"]["cradle"]["linear"]["hidden_corr"]
+    assert len(hidden_corr) == 2 and all(-1 <= value <= 1 for value in hidden_corr)
     records = sorted((directory / "runs").rglob("*.json"))
     assert len(records) == 2 * 2 * 2  # panels × seeds × groups (untrained, paper)
     stamps = {path: path.stat().st_mtime_ns for path in records}
@@ -88,16 +93,32 @@ def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
     assert code == 0 and err.count("up to date") == 4, err
     assert {path: path.stat().st_mtime_ns for path in records} == stamps
     assert "An earlier run's figure" not in (directory / "benchmark.md").read_text()
-    drawn = (directory / "figures" / "capture.png").stat().st_mtime_ns
+    drawn = (directory / "figures" / "cradle.png").stat().st_mtime_ns
     code, _, err = cli("benchmark", *methods[:4])  # a few methods: the figure stays
     assert code == 0 and err.count("up to date") == 4, err
-    assert (directory / "figures" / "capture.png").stat().st_mtime_ns == drawn
+    assert (directory / "figures" / "cradle.png").stat().st_mtime_ns == drawn
     assert "An earlier run's figure" in (directory / "benchmark.md").read_text()
     shutil.rmtree(project / "data" / "benchmark")  # the kept images are gone, as in a clone
     code, _, err = cli("benchmark", *methods)
     assert code == 0 and err.count("up to date") == 4, err
     table = (directory / "benchmark.md").read_text()
-    assert "![capture](figures/capture.png)" in table and "An earlier run's figure" in table
+    assert "![cradle](figures/cradle.png)" in table and "An earlier run's figure" in table
+
+    # a record made before the trust scores keeps its pair's scores; --rescore fills them
+    untrained = directory / "runs" / "cradle" / "seed0-untrained.json"
+    scored = json.loads(untrained.read_text())
+    untrained.write_text(json.dumps({k: v for k, v in scored.items() if k != "trust"}))
+    code, _, err = cli("benchmark", *methods)
+    assert code == 0 and err.count("up to date") == 4, err
+    assert "trust" not in json.loads(untrained.read_text())
+    linear = json.loads((directory / "benchmark.json").read_text())["panels"]["cradle"]["linear"]
+    assert linear["hidden_corr"] == [None, hidden_corr[1]]
+    code, _, err = cli("benchmark", *methods, "--rescore")
+    assert code == 0 and err.count("up to date") == 3 and "ran untrained" in err, err
+    rescored = json.loads(untrained.read_text())
+    assert rescored["trust"] == scored["trust"]  # the same runs again, scored alike
+    assert rescored["rows"]["linear"]["front_psnr"] == scored["rows"]["linear"]["front_psnr"]
+    stamps = {path: path.stat().st_mtime_ns for path in records}
     params["consistent"]["smoothing"] = 2
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     code, _, err = cli("benchmark", *methods)

@@ -31,6 +31,7 @@ import torch
 
 from xraysep import config
 from xraysep.core import device as devices
+from xraysep.core import hidden, uncertainty
 from xraysep.core.methods import REGISTRY
 from xraysep.core.methods import method as find_method
 from xraysep.core.metrics import score
@@ -43,7 +44,7 @@ from xraysep.io.versioning import git_commit
 from xraysep.jobs import benchmark_report
 from xraysep.jobs.combine import combine
 from xraysep.jobs.evaluate import approach_layers
-from xraysep.jobs.suites import Task, cached, groups, stress_suite, suite
+from xraysep.jobs.suites import Task, cached, groups, stress_suite, suite, trust_rows
 from xraysep.jobs.synth import synth
 from xraysep.jobs.train import train_network
 
@@ -51,13 +52,30 @@ EXPERIMENT = "benchmark"
 LABELS = {"combined": "paper combined", "order12": "paper order 12", "order21": "paper order 21"}
 
 
-def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dict, dict]:
-    """Train, combine, separate and score ``methods`` (one group) on the task's panel."""
+def trust_scores(
+    layers: dict[str, np.ndarray], own: bool, truth: tuple[np.ndarray, np.ndarray],
+    hidden_truth: np.ndarray | None,
+) -> dict[str, float]:  # fmt: skip
+    """An approach's hidden layer scored against the panel's true hidden content (where it
+    has any) and, for the model's own approach, its uncertainty map against the error."""
+    pair = layers["front"], layers["back"]
+    found = {}
+    if hidden_truth is not None and float(np.std(hidden_truth)) > 0:
+        found |= hidden.scores(layers["hidden"], *pair, *truth, hidden_truth)
+    if own and "uncertainty" in layers:
+        found |= uncertainty.scores(layers["uncertainty"], *pair, *truth)
+    return found
+
+
+def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dict, dict, dict]:
+    """Train, combine, separate and score ``methods`` (one group) on the task's panel: the
+    pair's scores, the hidden layer's and uncertainty's (:func:`trust_scores`), the pairs."""
     name = task.store_name
     where = config.paths(name)
     loaded = store.open_panel(where.store, name)
     photographs = stack(loaded.rgb("front"), loaded.rgb("back"), loaded.xray())
     truth = (loaded.truth("front"), loaded.truth("back"))
+    hidden_truth = loaded.hidden_truth()
     tile = config.settings().separate.tile
     began = time.perf_counter()
     first = REGISTRY[methods[0]]  # a group's methods train the same networks
@@ -66,6 +84,7 @@ def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dic
         train_network(name, key, preset=preset, device=task.device, seed=task.seed, resume=False)
     trained = time.perf_counter() - began
     rows: dict[str, dict[str, float]] = {}
+    trust: dict[str, dict[str, float]] = {}
     pairs: dict[str, np.ndarray] = {}
     for method in methods:
         began = time.perf_counter()
@@ -79,17 +98,26 @@ def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dic
             label = method if approach == method else LABELS.get(approach, approach)
             if label not in rows:
                 rows[label] = score(photographs[..., 6], *pair, *truth) | {"seconds": seconds}
+                own_approach = approach == model.approaches[0]
+                trust[label] = trust_scores(layers, own_approach, truth, hidden_truth)
                 pairs[label] = np.stack(pair).astype(np.float16)
-    return rows, pairs
+    return rows, trust, pairs
 
 
 def run_task(task: Task) -> str:
-    """Make the task's panel and run every group whose record is missing or stale; returns
-    a line saying what was done."""
+    """Make the task's panel and run every group whose record is missing or stale (with
+    ``task.rescore``, also those whose hidden-layer and uncertainty scores are); returns a
+    line saying what was done."""
     todo = {}
     for group, methods in groups(list(task.methods)).items():
         fingerprint = task.fingerprint(methods)
-        if cached(task.record_path(group), fingerprint) is None:
+        record = cached(task.record_path(group), fingerprint)
+        unscored = (
+            task.rescore
+            and record is not None
+            and (trust_rows(record, task.trust_fingerprint(methods)) is None)
+        )
+        if record is None or unscored:
             todo[group] = (methods, fingerprint)
     if not todo:
         return f"{task.suite.name} {task.panel} seed {task.seed}: up to date"
@@ -101,11 +129,12 @@ def run_task(task: Task) -> str:
         {"xraysep.suite": task.suite.name, "xraysep.seed": str(task.seed)},
     ):  # fmt: skip
         for group, (methods, fingerprint) in todo.items():
-            rows, pairs = run_group(task, methods, target)
+            rows, trust, pairs = run_group(task, methods, target)
             mlflow.log_metrics(
                 {
                     f"{label.replace(' ', '_')}/{key}": value
-                    for label, row in rows.items()
+                    for table in (rows, trust)
+                    for label, row in table.items()
                     for key, value in row.items()
                     if np.isfinite(value)
                 }
@@ -116,6 +145,7 @@ def run_task(task: Task) -> str:
                 "device": target.type,
                 "preset": task.suite.preset,
                 "rows": rows,
+                "trust": {"fingerprint": task.trust_fingerprint(methods), "rows": trust},
             }
             task.pairs_path(group).parent.mkdir(parents=True, exist_ok=True)
             with atomic_file(task.pairs_path(group)) as temporary, temporary.open("wb") as f:
@@ -154,9 +184,11 @@ def benchmark(
     seeds: list[int] | None = None,
     jobs: int | None = None,
     device: str | None = None,
+    rescore: bool = False,
 ) -> Path:
     """Run a suite (or the stress suite of one factor) and write its report; returns the
-    path of the markdown report."""
+    path of the markdown report. ``rescore`` also reruns the groups whose records lack
+    current hidden-layer and uncertainty scores."""
     section = config.settings().benchmark
     jobs = section.jobs if jobs is None else jobs
     if jobs < 1:
@@ -173,7 +205,7 @@ def benchmark(
              "panels": ",".join(chosen.panels)}
         )  # fmt: skip
         tasks = [
-            Task(chosen, panel, seed, tuple(methods), device, parent.info.run_id)
+            Task(chosen, panel, seed, tuple(methods), device, parent.info.run_id, rescore)
             for seed in seeds  # seed by seed: a partial run still covers the whole suite
             for panel in chosen.panels
         ]

@@ -20,11 +20,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from xraysep import config
+from xraysep.core import hidden, uncertainty
 from xraysep.io import store
 from xraysep.io.atomic import atomic_file
 from xraysep.io.console import out
 from xraysep.io.figures import paper_figure, save_figure
-from xraysep.jobs.suites import Suite, Task
+from xraysep.jobs.suites import Suite, Task, trust_rows
 
 COLUMNS = {  # metric -> header, in table order
     "front_psnr": "front PSNR",
@@ -35,6 +36,9 @@ COLUMNS = {  # metric -> header, in table order
     "recon_mse": "recon MSE",
     "seconds": "wall s",
 }
+# the hidden layer against the true hidden content, the uncertainty map against the error
+# (``None`` in a row where a record predates them or the panel has no hidden content)
+TRUST = hidden.HEADERS | uncertainty.HEADERS
 FORMATS = {"front_psnr": ".2f", "back_psnr": ".2f", "recon_mse": ".4f", "seconds": ".0f"}
 PAPER = "paper combined"
 EARLIER_FIGURE = (
@@ -42,6 +46,13 @@ EARLIER_FIGURE = (
     "of `benchmark.methods` or did not keep every group's images (they stay out of git).*"
 )
 USES_ORDERINGS = ("paper", "consistent")
+TRUST_NOTE = (
+    "Hidden corr: correlation of the hidden layer (what the pair leaves of the mixture) with "
+    "the true hidden content, over the panels that have some; front / back leak: absolute "
+    "correlation of that side's error with it; uncertainty / error corr: of the method's "
+    "uncertainty map with the pair's absolute error. — where no record has them (records "
+    "made before they were scored: `--rescore`)."
+)
 
 # label -> metric -> one value per seed
 Samples = dict[str, dict[str, list[float]]]
@@ -68,54 +79,67 @@ def display_label(label: str, note: str) -> str:
 
 
 def load(tasks: list[Task], groups: dict[str, list[str]]) -> tuple[dict[str, Samples], int]:
-    """Per panel, each label's values over seeds; and how many records were missing."""
+    """Per panel, each label's values over seeds (a :data:`TRUST` value NaN where the record
+    has no current one); and how many records were missing."""
     panels: dict[str, Samples] = {}
     missing = 0
     for task in tasks:
         samples = panels.setdefault(task.panel, defaultdict(lambda: defaultdict(list)))
-        for group in groups:
+        for group, methods in groups.items():
             path = task.record_path(group)
             if not path.is_file():
                 missing += 1
                 continue
-            for label, row in json.loads(path.read_text())["rows"].items():
+            record = json.loads(path.read_text())
+            trust = trust_rows(record, task.trust_fingerprint(methods)) or {}
+            for label, row in record["rows"].items():
                 for key, value in row.items():
                     samples[label][key].append(float(value))
+                for key in TRUST:
+                    samples[label][key].append(float(trust.get(label, {}).get(key, math.nan)))
     return panels, missing
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and standard deviation of the finite ``values`` (NaN, 0 when there are none)."""
     array = np.asarray(values, dtype=np.float64)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return math.nan, 0.0
     spread = float(array.std(ddof=1)) if array.size > 1 else 0.0
     return float(array.mean()), spread
 
 
 def suite_samples(panels: dict[str, Samples]) -> Samples:
-    """Each label's per-seed mean over the panels (seed ``i`` = the ``i``-th value)."""
+    """Each label's per-seed mean over the panels (seed ``i`` = the ``i``-th value); a
+    :data:`TRUST` score's over the panels that have it."""
     out: Samples = defaultdict(lambda: defaultdict(list))
     labels = {label for samples in panels.values() for label in samples}
     for label in labels:
-        for key in COLUMNS:
+        for key in COLUMNS | TRUST:
             columns = [panels[p][label][key] for p in panels if label in panels[p]]
             seeds = min((len(c) for c in columns), default=0)
             for seed in range(seeds):
-                out[label][key].append(float(np.mean([c[seed] for c in columns])))
+                out[label][key].append(mean_std([c[seed] for c in columns])[0])
     return out
 
 
-def table(samples: Samples, note: str, order: list[str]) -> str:
-    lines = ["| method | " + " | ".join(COLUMNS.values()) + " |"]
-    lines.append("| --- |" + " ---: |" * len(COLUMNS))
+def table(samples: Samples, note: str, order: list[str], columns: dict[str, str]) -> str:
+    """A row per label of ``order`` in ``samples`` that has a value of ``columns``: each
+    cell the mean ± spread over seeds, ``—`` where there is none."""
+    lines = ["| method | " + " | ".join(columns.values()) + " |"]
+    lines.append("| --- |" + " ---: |" * len(columns))
     for label in (label for label in order if label in samples):
         cells = []
-        for key in COLUMNS:
+        for key in columns:
             mean, spread = mean_std(samples[label][key])
             form = FORMATS.get(key, ".3f")
-            single = key == "seconds" or len(samples[label][key]) < 2
-            spread_text = "" if single else f" ± {spread:{form}}"
-            cells.append(f"{mean:{form}}{spread_text}")
-        lines.append(f"| {display_label(label, note)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            finite = sum(math.isfinite(value) for value in samples[label][key])
+            spread_text = "" if key == "seconds" or finite < 2 else f" ± {spread:{form}}"
+            cells.append("—" if math.isnan(mean) else f"{mean:{form}}{spread_text}")
+        if set(cells) != {"—"}:
+            lines.append(f"| {display_label(label, note)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def against_paper(samples: Samples, note: str, order: list[str]) -> str:
@@ -225,6 +249,11 @@ def stress_plot(suite: Suite, panels: dict[str, Samples], note: str, order: list
     return "\n".join(lines)
 
 
+def _finite(samples: dict[str, list[float]]) -> dict[str, list[float | None]]:
+    """``samples`` for JSON: a missing score (NaN) as null."""
+    return {key: [v if math.isfinite(v) else None for v in vs] for key, vs in samples.items()}
+
+
 def write(suite: Suite, tasks: list[Task], groups: dict[str, list[str]], seconds: float) -> Path:
     """Write the suite's report from its records; returns the markdown file's path."""
     panels, missing = load(tasks, groups)
@@ -256,7 +285,9 @@ def write(suite: Suite, tasks: list[Task], groups: dict[str, list[str]], seconds
     ]
     if missing:
         parts += ["", f"**Incomplete: {missing} of {len(tasks) * len(groups)} records missing.**"]
-    parts += ["", "## Mean over the suite", "", table(overall, note, order)]
+    parts += ["", "## Mean over the suite", "", table(overall, note, order, COLUMNS)]
+    if trusted := table(overall, note, order, TRUST):
+        parts += ["", "## The hidden layer and the uncertainty map", "", TRUST_NOTE, "", trusted]
     if against := against_paper(overall, note, order):
         parts += ["", "## Against the paper's combined result", "", against]
     summary_end = len(parts)
@@ -270,14 +301,17 @@ def write(suite: Suite, tasks: list[Task], groups: dict[str, list[str]], seconds
         if (figures / f"{panel}.png").is_file():
             parts += ["", f"![{panel}](figures/{panel}.png)"]
             parts += [] if drawn else ["", EARLIER_FIGURE]
-        parts += ["", table(samples, note, labels_in_order(groups, samples))]
+        labels = labels_in_order(groups, samples)
+        parts += ["", table(samples, note, labels, COLUMNS)]
+        if trusted := table(samples, note, labels, TRUST):
+            parts += ["", trusted]
     text = "\n".join(parts) + "\n"
     path = directory / "benchmark.md"
     with atomic_file(path) as temporary:
         temporary.write_text(text)
     numbers = {
-        "suite": {label: dict(values) for label, values in overall.items()},
-        "panels": {p: {label: dict(v) for label, v in s.items()} for p, s in panels.items()},
+        "suite": {label: _finite(values) for label, values in overall.items()},
+        "panels": {p: {label: _finite(v) for label, v in s.items()} for p, s in panels.items()},
     }
     with atomic_file(directory / "benchmark.json") as temporary:
         temporary.write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n")

@@ -25,6 +25,9 @@ from xraysep.core.methods.paper.combined import ORDERS
 from xraysep.errors import InputError
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the xraysep package's sources
+# the code the hidden layer's and the uncertainty map's scores depend on beyond a record's:
+# scored apart, so that records made before it keep their pair's scores
+TRUST_CODE = ("xraysep.core.hidden", "xraysep.core.uncertainty")
 PREFIXES = {"test": "bench-", "validation": "val-", "paper-scale": "scale-"}
 # the code a score depends on: the simulator, the metrics and the training loop, each
 # method's own modules, and what they import from core (docstrings and comments aside)
@@ -155,7 +158,14 @@ def code_hash(methods: list[str]) -> str:
     """SHA-256 of the code that ``methods``' scores depend on: :data:`COMMON_CODE`, the
     module of each method's combine and every core module they import, as parsed (so an
     edit of a docstring, a comment or another method keeps the records)."""
-    todo = [*COMMON_CODE, *(REGISTRY[method].combine.__module__ for method in methods)]
+    return modules_hash(
+        [*COMMON_CODE, *(REGISTRY[method].combine.__module__ for method in methods)]
+    )
+
+
+def modules_hash(modules: list[str]) -> str:
+    """SHA-256 of ``modules`` and every core module they import, as parsed."""
+    todo = list(modules)
     trees: dict[str, ast.Module] = {}
     while todo:
         module = todo.pop()
@@ -190,6 +200,7 @@ class Task:
     methods: tuple[str, ...]
     device: str | None
     parent_run: str | None
+    rescore: bool = False  # rerun groups whose records lack current trust scores
 
     @property
     def store_name(self) -> str:
@@ -213,6 +224,12 @@ class Task:
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
+    def trust_fingerprint(self, group: list[str]) -> str:
+        """The fingerprint of the group's hidden-layer and uncertainty scores: its record's,
+        and the code of :data:`TRUST_CODE`."""
+        spec = {"record": self.fingerprint(group), "code": modules_hash(list(TRUST_CODE))}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
 
 def cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
     """The record at ``path`` if it was made with ``fingerprint``."""
@@ -220,3 +237,10 @@ def cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
         return None
     record = json.loads(path.read_text())
     return record if record.get("fingerprint") == fingerprint else None
+
+
+def trust_rows(record: dict[str, Any], fingerprint: str) -> dict[str, dict[str, float]] | None:
+    """A record's hidden-layer and uncertainty scores if they were made with ``fingerprint``
+    (records made before those were scored have none)."""
+    trust = record.get("trust") or {}
+    return trust.get("rows") if trust.get("fingerprint") == fingerprint else None
