@@ -31,7 +31,6 @@ import torch
 
 from xraysep import config
 from xraysep.core import device as devices
-from xraysep.core import hidden, uncertainty
 from xraysep.core.methods import REGISTRY
 from xraysep.core.methods import method as find_method
 from xraysep.core.metrics import score
@@ -43,7 +42,7 @@ from xraysep.io.console import err
 from xraysep.io.versioning import git_commit
 from xraysep.jobs import benchmark_report
 from xraysep.jobs.combine import combine
-from xraysep.jobs.evaluate import approach_layers
+from xraysep.jobs.evaluate import approach_layers, trust_scores
 from xraysep.jobs.suites import Task, cached, groups, stress_suite, suite, trust_rows
 from xraysep.jobs.synth import synth
 from xraysep.jobs.train import train_network
@@ -52,24 +51,9 @@ EXPERIMENT = "benchmark"
 LABELS = {"combined": "paper combined", "order12": "paper order 12", "order21": "paper order 21"}
 
 
-def trust_scores(
-    layers: dict[str, np.ndarray], own: bool, truth: tuple[np.ndarray, np.ndarray],
-    hidden_truth: np.ndarray | None,
-) -> dict[str, float]:  # fmt: skip
-    """An approach's hidden layer scored against the panel's true hidden content (where it
-    has any) and, for the model's own approach, its uncertainty map against the error."""
-    pair = layers["front"], layers["back"]
-    found = {}
-    if hidden_truth is not None and float(np.std(hidden_truth)) > 0:
-        found |= hidden.scores(layers["hidden"], *pair, *truth, hidden_truth)
-    if own and "uncertainty" in layers:
-        found |= uncertainty.scores(layers["uncertainty"], *pair, *truth)
-    return found
-
-
 def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dict, dict, dict]:
     """Train, combine, separate and score ``methods`` (one group) on the task's panel: the
-    pair's scores, the hidden layer's and uncertainty's (:func:`trust_scores`), the pairs."""
+    pair's scores, the hidden layer's and uncertainty's (``evaluate.trust_scores``), the pairs."""
     name = task.store_name
     where = config.paths(name)
     loaded = store.open_panel(where.store, name)

@@ -75,6 +75,22 @@ def approach_layers(
     return layers
 
 
+def trust_scores(
+    layers: dict[str, np.ndarray], own: bool, truth: tuple[np.ndarray, np.ndarray],
+    hidden_truth: np.ndarray | None,
+) -> dict[str, float]:  # fmt: skip
+    """One approach's :func:`approach_layers` scored beyond its pair: its hidden layer against
+    the panel's true hidden content where that is known, and, for the model's own approach
+    (``own``), its uncertainty map against the pair's error."""
+    pair = layers["front"], layers["back"]
+    found = {}
+    if hidden_truth is not None:
+        found |= hidden.scores(layers["hidden"], *pair, *truth, hidden_truth)
+    if own and "uncertainty" in layers:
+        found |= uncertainty.scores(layers["uncertainty"], *pair, *truth)
+    return found
+
+
 def evaluate(name: str, *, device: str | None = None) -> dict[str, dict[str, float]]:
     """Compute, write, print and log the metrics of panel ``name``; returns them. The panel
     store and the combined model are held against replacement meanwhile (``io.locks``)."""
@@ -101,14 +117,10 @@ def score_panel(name: str, where: config.Paths, device: str | None) -> dict[str,
     layers = approach_layers(model, photographs, tile, target)
     pairs = {approach: (made["front"], made["back"]) for approach, made in layers.items()}
     metrics = {a: score(xray, f, b, *(truth or ())) for a, (f, b) in pairs.items()}
-    if truth is not None and hidden_truth is not None:
-        for approach, pair in pairs.items():
-            metrics[approach] |= hidden.scores(
-                layers[approach]["hidden"], *pair, *truth, hidden_truth
-            )
-    own = model.approaches[0]
-    if truth is not None and "uncertainty" in layers[own]:
-        metrics[own] |= uncertainty.scores(layers[own]["uncertainty"], *pairs[own], *truth)
+    if truth is not None:
+        for approach, made in layers.items():
+            own = approach == model.approaches[0]
+            metrics[approach] |= trust_scores(made, own, truth, hidden_truth)
 
     write_json(where.metrics, metrics)
     figure = paper_figure(
