@@ -140,7 +140,11 @@ def test_stress_plots_every_method_against_the_strength(project, cli):
     assert sorted({float(row["strength"]) for row in rows}) == [0.0, 1.0, 2.0, 4.0]
     linear = {float(r["strength"]): float(r["front_psnr"]) for r in rows if r["method"] == "linear"}
     assert linear[4.0] < linear[0.0]  # colour read from the wrong pixels separates worse
-    assert "## Against misregistration" in (directory / "benchmark.md").read_text()
+    report = (directory / "benchmark.md").read_text()
+    assert "## Against misregistration" in report
+    stress_table = report.split("## Against misregistration")[1].split("\n## ")[0]
+    assert "| linear: hidden corr |" in stress_table  # neither baseline has an uncertainty map
+    assert "uncert./error corr |" not in stress_table
 
 
 @pytest.mark.parametrize(

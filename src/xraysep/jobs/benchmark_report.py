@@ -39,6 +39,10 @@ COLUMNS = {  # metric -> header, in table order
 # the hidden layer against the true hidden content, the uncertainty map against the error
 # (``None`` in a row where a record predates them or the panel has no hidden content)
 TRUST = hidden.HEADERS | uncertainty.HEADERS
+STRESS_TRUST = {  # the stress table's trust rows: does each hold up as the factor grows
+    "hidden_corr": "hidden corr",
+    "uncertainty_error_corr": "uncert./error corr",
+}
 FORMATS = {"front_psnr": ".2f", "back_psnr": ".2f", "recon_mse": ".4f", "seconds": ".0f"}
 PAPER = "paper combined"
 EARLIER_FIGURE = (
@@ -205,7 +209,8 @@ def figure(suite: Suite, task: Task, groups: dict[str, list[str]], path: Path) -
 
 def stress_plot(suite: Suite, panels: dict[str, Samples], note: str, order: list[str]) -> str:
     """``stress.png`` and ``stress.csv``: each method's per-side PSNR and crosstalk against
-    the factor's strength; returns the markdown table of the same numbers."""
+    the factor's strength; returns the markdown table of the same numbers, with the hidden
+    layer's and the uncertainty map's scores of the methods whose records have them."""
     assert suite.factor is not None
     levels = sorted(suite.levels.items(), key=lambda item: item[1])
     metrics = {"front_psnr": "front PSNR (dB)", "back_psnr": "back PSNR (dB)",
@@ -240,12 +245,14 @@ def stress_plot(suite: Suite, panels: dict[str, Samples], note: str, order: list
     lines = ["| method | " + " | ".join(f"{s:g}" for _, s in levels) + " |",
              "| --- |" + " ---: |" * len(levels)]  # fmt: skip
     for label in order:
-        for key, title in metrics.items():
+        for key, title in (metrics | STRESS_TRUST).items():
             cells = []
             for panel, _ in levels:
-                values = panels[panel].get(label, {}).get(key)
-                cells.append(f"{mean_std(values)[0]:.3f}" if values else "")
-            lines.append(f"| {display_label(label, note)}: {title} | " + " | ".join(cells) + " |")
+                mean = mean_std(panels[panel].get(label, {}).get(key, []))[0]
+                cells.append(f"{mean:.3f}" if math.isfinite(mean) else "")
+            if key in metrics or any(cells):
+                line = f"| {display_label(label, note)}: {title} | " + " | ".join(cells) + " |"
+                lines.append(line)
     return "\n".join(lines)
 
 
