@@ -39,10 +39,8 @@ COLUMNS = {  # metric -> header, in table order
 # the hidden layer against the true hidden content, the uncertainty map against the error
 # (``None`` in a row where a record predates them or the panel has no hidden content)
 TRUST = hidden.HEADERS | uncertainty.HEADERS
-STRESS_TRUST = {  # the stress table's trust rows: does each hold up as the factor grows
-    "hidden_corr": "hidden corr",
-    "uncertainty_error_corr": "uncert./error corr",
-}
+# the stress table's trust rows: does each hold up as the factor grows
+STRESS_TRUST = {key: TRUST[key] for key in ("hidden_corr", "uncertainty_error_corr")}
 FORMATS = {"front_psnr": ".2f", "back_psnr": ".2f", "recon_mse": ".4f", "seconds": ".0f"}
 PAPER = "paper combined"
 EARLIER_FIGURE = (
