@@ -188,10 +188,11 @@ def write_tiff(path: Path, array: np.ndarray) -> None:
         )
 
 
-def write_png(path: Path, array: np.ndarray) -> None:
-    """Write a uint8 or uint16 image as PNG, atomically."""
+def write_png(path: Path, array: np.ndarray, compression: int = 6) -> None:
+    """Write a uint8 or uint16 image as PNG at zlib level ``compression`` (0-9: 1 writes
+    fastest, 9 smallest), atomically."""
     with atomic_file(path) as temporary:
-        Image.fromarray(array).save(temporary, format="PNG")
+        Image.fromarray(array).save(temporary, format="PNG", compress_level=compression)
 
 
 def write_jpeg(path: Path, array: np.ndarray, quality: int) -> None:

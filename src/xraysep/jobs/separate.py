@@ -33,6 +33,7 @@ from pathlib import Path
 
 import dask
 import dask.array as da
+import dask.threaded
 import mlflow
 import numpy as np
 import torch
@@ -199,11 +200,13 @@ def compute(batches: list[list], scheduler: str | None, workers: int, device: to
         with client:
             dask.compute(*(store for batch in batches for store in batch), scheduler=client)
         return
+    # the threaded scheduler as a function: named ("threads"), dask first imports
+    # `distributed` to look for a client, 1-2 s of every process's first compute
     with cpu_threads(workers, device), progress() as bar:
         task = bar.add_task("separate", total=None, status=f"{len(batches)} batches of blocks")
         with TaskProgress(bar, task, len(batches)):
             for batch in batches:
-                dask.compute(*batch, scheduler="threads", num_workers=workers)
+                dask.compute(*batch, scheduler=dask.threaded.get, num_workers=workers)
         bar.update(task, completed=bar.tasks[task].total)
 
 
@@ -310,6 +313,7 @@ def report(
     ``separate`` run for the panel."""
     group = zarr.open_group(results, mode="r", zarr_format=3)
     shape = job.panel.shape
+    compression = config.settings().report.compression
     with tracking.run(job.name, "separate", {"xraysep.model_version": job.version}):
         mlflow.log_params(
             {
@@ -331,6 +335,6 @@ def report(
                 stem.with_suffix(".tif").unlink(missing_ok=True)  # an earlier run's, now stale
             render = heat if output == "uncertainty" else display
             shown = next(level for level in levels if max(level.shape) <= PREVIEW_PIXELS)
-            images.write_png(stem.with_suffix(".png"), render(shown[:]))
+            images.write_png(stem.with_suffix(".png"), render(shown[:]), compression)
             mlflow.log_artifact(str(stem.with_suffix(".png")), "previews")
     err.print(f"{job.name}: {shape[1]}×{shape[0]} → {results}, {job.where.reports_dir}/")
