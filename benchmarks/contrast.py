@@ -32,7 +32,8 @@ SIDES = ("front", "back")
 
 def gain(estimate: np.ndarray, truth: np.ndarray) -> float:
     """The factor on ``estimate`` (offset free) that best fits ``truth`` in least squares."""
-    return float(np.cov(estimate.ravel(), truth.ravel())[0, 1] / estimate.var())
+    covariance = np.cov(estimate.ravel(), truth.ravel())
+    return float(covariance[0, 1] / covariance[0, 0])
 
 
 def rows(chosen: Suite, methods: list[str]) -> tuple[dict[tuple[str, str, int], dict], int]:
@@ -45,12 +46,13 @@ def rows(chosen: Suite, methods: list[str]) -> tuple[dict[tuple[str, str, int], 
             task = Task(chosen, panel, seed, tuple(methods), None, None)
             where = config.paths(task.store_name)
             paths = [task.pairs_path(group) for group in groups(methods)]
-            missing += sum(not path.is_file() for path in paths)
-            if not store.panel_exists(where.store) or not any(p.is_file() for p in paths):
+            kept = [path for path in paths if path.is_file()]
+            missing += len(paths) - len(kept)
+            if not kept or not store.panel_exists(where.store):
                 continue
             loaded = store.open_panel(where.store, task.store_name)
             truth = {name: loaded.truth(name).astype(np.float64) for name in SIDES}
-            for path in filter(lambda p: p.is_file(), paths):
+            for path in kept:
                 pairs = np.load(path)
                 for label in pairs.files:
                     scores = {}

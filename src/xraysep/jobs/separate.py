@@ -200,12 +200,12 @@ def compute(batches: list[list], scheduler: str | None, workers: int, device: to
         with client:
             dask.compute(*(store for batch in batches for store in batch), scheduler=client)
         return
-    # the threaded scheduler as a function: named ("threads"), dask first imports
-    # `distributed` to look for a client, 1-2 s of every process's first compute
     with cpu_threads(workers, device), progress() as bar:
         task = bar.add_task("separate", total=None, status=f"{len(batches)} batches of blocks")
         with TaskProgress(bar, task, len(batches)):
             for batch in batches:
+                # the threaded scheduler as a function: named ("threads"), dask would first
+                # import `distributed` to look for a client, seconds of a process's first call
                 dask.compute(*batch, scheduler=dask.threaded.get, num_workers=workers)
         bar.update(task, completed=bar.tasks[task].total)
 
