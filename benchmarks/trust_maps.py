@@ -7,9 +7,11 @@ through ``xraysep pipeline`` (train, combine, separate, evaluate) and its own re
 scored by evaluate: PSNR per side, the hidden layer's correlation with the true hidden
 content and each side's leak of it (``core.hidden``), and the correlation of the
 uncertainty map with the absolute error (``core.uncertainty``), which should be positive for
-every factor. For ``shared`` the same correlation of its members' spread (the map it wrote
-before the thickness fit's move replaced it) is scored beside it, from the same trained
-model. Prints one row per factor and method, and the command.
+every factor. For ``shared`` the same correlation of each candidate map of
+``uncertainty_maps.py`` (its members' spread, the map it wrote before; the hidden layer's
+local magnitude; the sides' contrast; their sums) is scored beside it, from the same
+trained model. Prints one row per factor and method, then the candidates' table, and the
+command.
 
     uv run python benchmarks/trust_maps.py [--size 128] [--method shared ...]
 """
@@ -20,15 +22,13 @@ import argparse
 import json
 import time
 
-import torch
-
 from xraysep import config
-from xraysep.core import uncertainty
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
 from common import command, machine, scratch_project
 from trained import trained_panel
+from uncertainty_maps import correlations
 
 FACTORS = {  # factor: strength, each within its documented range
     "none": 0.0,
@@ -41,18 +41,7 @@ FACTORS = {  # factor: strength, each within its documented range
     "film-response": 0.7,
 }
 COLUMNS = ("front_psnr", "back_psnr", "hidden_corr", "front_hidden_leak", "back_hidden_leak",
-           "uncertainty_error_corr", "spread_error_corr")  # fmt: skip
-
-
-def spread_error_corr(name: str) -> float:
-    """``uncertainty_error_corr`` of the shared model's members' spread (their standard
-    deviation, both sides' mean) on panel ``name``, against the members' mean pair."""
-    model, tensor, truth = trained_panel(name)
-    with torch.no_grad():
-        fronts, backs, *_ = model.pairs(tensor)
-    spread = (fronts.std(0, correction=0) + backs.std(0, correction=0))[0, 0].numpy() / 2
-    pair = fronts.mean(0)[0, 0].numpy(), backs.mean(0)[0, 0].numpy()
-    return uncertainty.scores(spread, *pair, *truth)["uncertainty_error_corr"]
+           "uncertainty_error_corr")  # fmt: skip
 
 
 def main() -> None:
@@ -64,7 +53,7 @@ def main() -> None:
     scratch_project("trust-maps")
     picture = config.settings().benchmark.stress.panel.values()
     picture.pop("factors", None)
-    rows = []
+    rows, candidates = [], {}
     for factor, strength in FACTORS.items():
         name = f"trust-{factor}"
         factors = {} if factor == "none" else {factor: strength}
@@ -74,7 +63,7 @@ def main() -> None:
             metrics = pipeline(name, method=method)
             own = next(iter(metrics.values()))
             if method == "shared":
-                own = own | {"spread_error_corr": spread_error_corr(name)}
+                candidates[factor] = correlations(*trained_panel(name))
             rows.append((factor, strength, method, own, time.perf_counter() - began))
     print(f"\n{args.size}² panels, {json.dumps(picture)}; {machine()}\n")
     print("| factor | strength | method | " + " | ".join(COLUMNS) + " | seconds |")
@@ -82,6 +71,13 @@ def main() -> None:
     for factor, strength, method, own, seconds in rows:
         cells = " | ".join(f"{own[key]:.3f}" if key in own else "" for key in COLUMNS)
         print(f"| {factor} | {strength:g} | {method} | {cells} | {seconds:.0f} |")
+    if candidates:
+        keys = list(next(iter(candidates.values())))
+        print("\nshared: each candidate map's correlation with the absolute error\n")
+        print("| factor | " + " | ".join(keys) + " |")
+        print("| --- |" + " ---: |" * len(keys))
+        for factor, scores in candidates.items():
+            print(f"| {factor} | " + " | ".join(f"{scores[key]:+.3f}" for key in keys) + " |")
     print(f"\n{command()}")
 
 
