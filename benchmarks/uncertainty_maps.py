@@ -3,10 +3,10 @@
 ``shared``'s uncertainty map is how far the thickness fit moved the sides from their colours
 (docs/methods.md, Uncertainty). Under underpainting its correlation with the error falls to
 zero and below, because most of that error is a contrast deficit over the whole panel
-(docs/benchmarks.md, How much of the error is contrast), which a map of the fit's moves
-cannot rank. This study scores, on every panel and seed a suite's run left a trained
-``shared`` model for (``models/<panel>/trained/shared.pt``), the correlation with the
-pair's per-pixel absolute error (``core.uncertainty``, as the benchmark scores it) of:
+(docs/benchmarks.md, Results), which a map of the fit's moves cannot rank. This study
+scores, on every panel and seed a suite's run left a trained ``shared`` model for
+(``models/<panel>/trained/shared.pt``), the correlation with the pair's per-pixel absolute
+error (``core.uncertainty``, as the benchmark scores it) of:
 
 - ``moved``: the map as it is;
 - ``hidden``: the mean absolute hidden layer (the X-ray less the sides' mixture, less its
