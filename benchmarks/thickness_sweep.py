@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ from trained import trained_panel
 
 RADII = (4, 6, 9, 12)
 RIDGES = (10.0, 3.0, 1.0, 0.3, 0.1)
-FITS = {"plain": shared_model.thicken}
+Fit = Callable[..., tuple[torch.Tensor, torch.Tensor]]  # shared's thickness fit's signature
 
 
 def centred_thicken(
@@ -59,15 +60,17 @@ def centred_thicken(
     return first * (1 + gain_1), second * (1 + gain_2)
 
 
-def scores(name: str, grid: list[tuple[str, int, float]]) -> dict[tuple[str, int, float], tuple]:
+def scores(
+    name: str, fits: dict[str, Fit], grid: list[tuple[str, int, float]]
+) -> dict[tuple[str, int, float], tuple]:
     """Front PSNR, back PSNR and mean crosstalk of panel ``name``'s trained shared model,
-    separated with each (fit, radius, ridge) of ``grid``."""
+    separated with each (fit, radius, ridge) of ``grid``, the fit named in ``fits``."""
     model, tensor, truth = trained_panel(name)
-    trained = model.config
+    trained, plain = model.config, shared_model.thicken
     out = {}
     for fit, radius, ridge in grid:
         model.config = dataclasses.replace(trained, thickness=radius, ridge=ridge)
-        shared_model.thicken = FITS[fit]
+        shared_model.thicken = fits[fit]
         with torch.no_grad():
             fronts, backs, *_ = model.pairs(tensor)
         front = side(fronts.mean(0)[0, 0].numpy(), *truth)
@@ -77,8 +80,7 @@ def scores(name: str, grid: list[tuple[str, int, float]]) -> dict[tuple[str, int
             back["psnr"],
             (front["crosstalk"] + back["crosstalk"]) / 2,
         )
-    model.config = trained
-    shared_model.thicken = FITS["plain"]
+    model.config, shared_model.thicken = trained, plain
     return out
 
 
@@ -91,9 +93,10 @@ def main() -> None:
     args = parser.parse_args()
     scratch_project("thickness-sweep")
     suite = suites.suite(args.suite, args.size)
+    fits: dict[str, Fit] = {"plain": shared_model.thicken}
     if args.centred:
-        FITS["centred"] = centred_thicken
-    grid = [(fit, radius, ridge) for fit in FITS for radius in RADII for ridge in RIDGES]
+        fits["centred"] = centred_thicken
+    grid = [(fit, radius, ridge) for fit in fits for radius in RADII for ridge in RIDGES]
     began = time.perf_counter()
     results = {}
     for panel, settings in suite.panels.items():
@@ -102,7 +105,7 @@ def main() -> None:
         name = f"{args.suite}-{panel}"
         synth(name, size=suite.size, **settings, overwrite=True)
         pipeline(name, method="shared")
-        results[panel] = scores(name, grid)
+        results[panel] = scores(name, fits, grid)
     trained = config.settings().shared
     print(f"\n{args.suite} suite, {len(results)} panels of {suite.size}², shared trained once "
           f"each (thickness {trained.thickness}, ridge {trained.ridge}); {machine()}; "

@@ -14,12 +14,16 @@ from xraysep.core.separator import Separator, stack
 from xraysep.io import checkpoints, store
 
 
-def trained_panel(name: str) -> tuple[Separator, torch.Tensor, tuple[np.ndarray, np.ndarray]]:
-    """Panel ``name``'s combined model, its whole stack as a (1, 7, H, W) tensor, and its
-    true front and back X-rays."""
-    paths = config.paths(name)
-    panel = store.open_panel(paths.store, name)
-    model, _ = checkpoints.load_separator(paths.combine_model)
+def panel_stack(name: str) -> tuple[torch.Tensor, tuple[np.ndarray, np.ndarray]]:
+    """Panel ``name``'s whole stack as a (1, 7, H, W) tensor, and its true front and back
+    X-rays."""
+    panel = store.open_panel(config.paths(name).store, name)
     photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
     tensor = torch.from_numpy(photographs.transpose(2, 0, 1)[None])
-    return model, tensor, (panel.truth("front"), panel.truth("back"))
+    return tensor, (panel.truth("front"), panel.truth("back"))
+
+
+def trained_panel(name: str) -> tuple[Separator, torch.Tensor, tuple[np.ndarray, np.ndarray]]:
+    """Panel ``name``'s combined model, and :func:`panel_stack`."""
+    model, _ = checkpoints.load_separator(config.paths(name).combine_model)
+    return model, *panel_stack(name)

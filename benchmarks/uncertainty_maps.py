@@ -35,11 +35,12 @@ from xraysep import config
 from xraysep.core import uncertainty
 from xraysep.core.filters import box_mean
 from xraysep.core.methods.shared.model import SharedModel
-from xraysep.core.separator import stack
+from xraysep.core.separator import XRAY
 from xraysep.io import checkpoints, store
 from xraysep.jobs.suites import stress_suite, suite
 
 from common import command
+from trained import panel_stack
 
 CONTRAST = 0.3  # the gain error the contrast term stands for: shared's is 0.1-0.7
 
@@ -52,7 +53,7 @@ def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tupl
         fronts, backs, mixtures, moved = model.pairs(tensor)
         spread = (fronts.std(0, correction=0) + backs.std(0, correction=0))[0, 0] / 2
         fronts, backs, mixtures, moved = (t.mean(0)[0] for t in (fronts, backs, mixtures, moved))
-        hidden = tensor[0, 6:] - mixtures
+        hidden = tensor[0, XRAY] - mixtures
         hidden = box_mean((hidden - hidden.median()).abs()[None], model.config.thickness)[0]
     front, back = fronts[0].double().numpy(), backs[0].double().numpy()
     distance = (np.abs(front - front.mean()) + np.abs(back - back.mean())) / 2
@@ -86,10 +87,7 @@ def panel_correlations(name: str) -> dict[str, float] | None:
     if not model_path.is_file() or not store.panel_exists(where.store):
         return None
     model, _ = checkpoints.load_trained(model_path, "shared")
-    panel = store.open_panel(where.store, name)
-    photographs = stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
-    tensor = torch.from_numpy(photographs.transpose(2, 0, 1)[None])
-    return correlations(model, tensor, (panel.truth("front"), panel.truth("back")))
+    return correlations(model, *panel_stack(name))
 
 
 def main() -> None:
