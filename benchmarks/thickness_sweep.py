@@ -6,17 +6,23 @@ paint by the ridge (docs/methods.md, The shared map). They were chosen on the re
 suites. This benchmark trains ``shared`` once per panel of a suite (``validation`` by
 default: settings are chosen there) through ``xraysep pipeline``, then separates each panel
 again with every window and ridge of the grid from the same trained model, and prints the
-mean PSNR per side and the mean crosstalk over the panels for each setting, then each
-panel's PSNR, and the command. ``--centred`` adds the rows of a fit with a local intercept
-(:func:`centred_thicken`), ``--panel`` keeps only the named panels.
+mean PSNR per side, the mean crosstalk and the uncertainty map's correlation with the error
+over the panels for each setting, then each panel's PSNR, and the command. ``--stress
+FACTOR`` instead scores the strengths of that stress suite with the ``shared`` models its
+run left, the mean over the seeds found. ``--centred`` adds the rows of a fit with a local intercept
+(:func:`centred_thicken`), ``--adaptive`` those of a fit whose ridge eases where the
+evidence for a thicker or thinner side is strong (:func:`adaptive_thicken`), ``--panel``
+keeps only the named panels.
 
-    uv run python benchmarks/thickness_sweep.py [--suite validation] [--size 256] [--centred]
+    uv run python benchmarks/thickness_sweep.py [--suite validation | --stress FACTOR]
+        [--size 256] [--centred] [--adaptive] [--panel NAME]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 
@@ -24,18 +30,24 @@ import numpy as np
 import torch
 
 from xraysep import config
+from xraysep.core import uncertainty
 from xraysep.core.filters import box_mean
 from xraysep.core.methods.shared import model as shared_model
+from xraysep.core.methods.shared.model import SharedModel
 from xraysep.core.metrics import side
+from xraysep.io import checkpoints, store
 from xraysep.jobs import suites
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
 from common import command, machine, scratch_project
-from trained import trained_panel
+from trained import panel_stack, trained_panel
 
 RADII = (4, 6, 9, 12)
 RIDGES = (10.0, 3.0, 1.0, 0.3, 0.1)
+PILOT_RIDGE = 0.3  # the adaptive fit's first, lightly held fit
+SCALES = (0.1, 0.2)  # gains of the pilot fit at which the adaptive fit's ridge halves
+THINNEST = -0.9  # the adaptive fit's lowest gain: paint a tenth as thick as its colour says
 Fit = Callable[..., tuple[torch.Tensor, torch.Tensor]]  # shared's thickness fit's signature
 
 
@@ -60,65 +72,134 @@ def centred_thicken(
     return first * (1 + gain_1), second * (1 + gain_2)
 
 
+def _gains(
+    means: tuple[torch.Tensor, ...], ridge_1: torch.Tensor, ridge_2: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2 × 2 ridge solve of the thickness fit from its window means, with a ridge per
+    side."""
+    energy_11, energy_22, energy_12, moment_1, moment_2 = means
+    energy_11, energy_22 = energy_11 + ridge_1, energy_22 + ridge_2
+    determinant = (energy_11 * energy_22 - energy_12 * energy_12).clamp_min(1e-12)
+    gain_1 = (energy_22 * moment_1 - energy_12 * moment_2) / determinant
+    gain_2 = (energy_11 * moment_2 - energy_12 * moment_1) / determinant
+    return gain_1, gain_2
+
+
+def adaptive_thicken(
+    first: torch.Tensor,
+    second: torch.Tensor,
+    residual: torch.Tensor,
+    radius: int,
+    ridge: float,
+    scale: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The thickness fit under a heavy-tailed pull towards even paint: a pilot fit at
+    :data:`PILOT_RIDGE` gives each side's gain ``gᵢ``, and the fit is solved again with
+    side ``i``'s ridge ``λ / (1 + (gᵢ / scale)²)``. Small gains (where the residual's
+    co-variation with a side is weak, and the other side's texture is most of it) stay held
+    as firmly as the plain fit holds them; large ones (a region whose white is chalk, not
+    lead) are let go. A gain is kept at or above :data:`THINNEST`: with one side let go and
+    the other held, the free side can take the whole residual and turn its depth negative."""
+    products = [first * first, second * second, first * second, first * residual]
+    means = box_mean(torch.cat([*products, second * residual], 1), radius).split(1, 1)
+    energy = (means[0] + means[1]) / 2
+    pilot_1, pilot_2 = _gains(means, PILOT_RIDGE * energy, PILOT_RIDGE * energy)
+    gain_1, gain_2 = _gains(
+        means,
+        ridge * energy / (1 + (pilot_1 / scale) ** 2),
+        ridge * energy / (1 + (pilot_2 / scale) ** 2),
+    )
+    return first * (1 + gain_1.clamp_min(THINNEST)), second * (1 + gain_2.clamp_min(THINNEST))
+
+
 def scores(
-    name: str, fits: dict[str, Fit], grid: list[tuple[str, int, float]]
+    model: SharedModel, tensor: torch.Tensor, truth: tuple, fits: dict[str, Fit], grid: list
 ) -> dict[tuple[str, int, float], tuple]:
-    """Front PSNR, back PSNR and mean crosstalk of panel ``name``'s trained shared model,
-    separated with each (fit, radius, ridge) of ``grid``, the fit named in ``fits``."""
-    model, tensor, truth = trained_panel(name)
+    """Front PSNR, back PSNR, mean crosstalk and the uncertainty map's correlation with the
+    error (``core.uncertainty``) of a trained shared ``model`` on a panel's ``tensor`` with
+    ``truth`` (front, back), separated with each (fit, radius, ridge) of ``grid``, the fit
+    named in ``fits``."""
     trained, plain = model.config, shared_model.thicken
     out = {}
     for fit, radius, ridge in grid:
         model.config = dataclasses.replace(trained, thickness=radius, ridge=ridge)
         shared_model.thicken = fits[fit]
         with torch.no_grad():
-            fronts, backs, *_ = model.pairs(tensor)
-        front = side(fronts.mean(0)[0, 0].numpy(), *truth)
-        back = side(backs.mean(0)[0, 0].numpy(), *truth[::-1])
-        out[fit, radius, ridge] = (
-            front["psnr"],
-            back["psnr"],
-            (front["crosstalk"] + back["crosstalk"]) / 2,
-        )
+            fronts, backs, _, moved = (
+                output.mean(0)[0, 0].numpy() for output in model.pairs(tensor)
+            )
+        front, back = side(fronts, *truth), side(backs, *truth[::-1])
+        flags = uncertainty.scores(moved, fronts, backs, *truth)["uncertainty_error_corr"]
+        crosstalk = (front["crosstalk"] + back["crosstalk"]) / 2
+        out[fit, radius, ridge] = (front["psnr"], back["psnr"], crosstalk, flags)
     model.config, shared_model.thicken = trained, plain
     return out
+
+
+def suite_scores(args: argparse.Namespace, fits: dict[str, Fit], grid: list) -> dict:
+    """:func:`scores` per panel of ``--suite``, ``shared`` trained on each first."""
+    scratch_project("thickness-sweep")
+    chosen = suites.suite(args.suite, args.size)
+    results = {}
+    for panel, settings in chosen.panels.items():
+        if args.panel and panel not in args.panel:
+            continue
+        name = f"{args.suite}-{panel}"
+        synth(name, size=chosen.size, **settings, overwrite=True)
+        pipeline(name, method="shared")
+        results[panel] = [scores(*trained_panel(name), fits, grid)]
+    return results
+
+
+def stress_scores(args: argparse.Namespace, fits: dict[str, Fit], grid: list) -> dict:
+    """:func:`scores` per strength of the ``--stress`` factor, for every seed whose trained
+    ``shared`` model its suite's run left (``models/<panel>/trained/shared.pt``)."""
+    chosen = suites.stress_suite(args.stress)
+    results = {}
+    for panel in chosen.panels:
+        for seed in config.settings().benchmark.seeds:
+            name = f"{chosen.prefix}{panel}-t{seed}"
+            where = config.paths(name)
+            if where.trained_model("shared").is_file() and store.panel_exists(where.store):
+                model, _ = checkpoints.load_trained(where.trained_model("shared"), "shared")
+                results.setdefault(panel, []).append(scores(model, *panel_stack(name), fits, grid))
+    if not results:
+        raise SystemExit(f"{chosen.name}: no trained shared model here; run the suite first")
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="validation")
+    parser.add_argument("--stress", help="a stress suite's factor: its run's trained models")
     parser.add_argument("--size", type=int)
     parser.add_argument("--centred", action="store_true", help="add the fit with an intercept")
+    parser.add_argument("--adaptive", action="store_true", help="add the heavy-tailed fit")
     parser.add_argument("--panel", action="append", help="only this panel (repeatable)")
     args = parser.parse_args()
-    scratch_project("thickness-sweep")
-    suite = suites.suite(args.suite, args.size)
     fits: dict[str, Fit] = {"plain": shared_model.thicken}
     if args.centred:
         fits["centred"] = centred_thicken
+    if args.adaptive:
+        for scale in SCALES:
+            fits[f"adaptive {scale:g}"] = functools.partial(adaptive_thicken, scale=scale)
     grid = [(fit, radius, ridge) for fit in fits for radius in RADII for ridge in RIDGES]
     began = time.perf_counter()
-    results = {}
-    for panel, settings in suite.panels.items():
-        if args.panel and panel not in args.panel:
-            continue
-        name = f"{args.suite}-{panel}"
-        synth(name, size=suite.size, **settings, overwrite=True)
-        pipeline(name, method="shared")
-        results[panel] = scores(name, fits, grid)
+    results = stress_scores(args, fits, grid) if args.stress else suite_scores(args, fits, grid)
     trained = config.settings().shared
-    print(f"\n{args.suite} suite, {len(results)} panels of {suite.size}², shared trained once "
-          f"each (thickness {trained.thickness}, ridge {trained.ridge}); {machine()}; "
-          f"{(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
-    header = "| fit | radius | ridge | front PSNR | back PSNR | crosstalk | "
+    seeds = max(len(runs) for runs in results.values())
+    print(f"\n{args.stress or args.suite}: {len(results)} panels, shared trained once each "
+          f"(thickness {trained.thickness}, ridge {trained.ridge}), up to {seeds} seeds; "
+          f"{machine()}; {(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
+    header = "| fit | radius | ridge | front PSNR | back PSNR | crosstalk | uncert. corr | "
     print(header + " | ".join(results) + " |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(results))
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(results))
     for key in grid:
-        rows = [panel[key] for panel in results.values()]
-        front, back, crosstalk = np.mean(rows, axis=0)
+        rows = [np.mean([run[key] for run in runs], axis=0) for runs in results.values()]
+        front, back, crosstalk, flags = np.mean(rows, axis=0)
         cells = " | ".join(f"{row[0]:.1f} / {row[1]:.1f}" for row in rows)
         setting = f"| {key[0]} | {key[1]} | {key[2]:g} |"
-        print(f"{setting} {front:.2f} | {back:.2f} | {crosstalk:.3f} | {cells} |")
+        print(f"{setting} {front:.2f} | {back:.2f} | {crosstalk:.3f} | {flags:+.2f} | {cells} |")
     print(f"\n{command()}")
 
 
