@@ -7,15 +7,18 @@ suites. This benchmark trains ``shared`` once per panel of a suite (``validation
 default: settings are chosen there) through ``xraysep pipeline``, then separates each panel
 again with every window and ridge of the grid from the same trained model, and prints the
 mean PSNR per side, the mean crosstalk and the uncertainty map's correlation with the error
-over the panels for each setting, then each panel's PSNR, and the command. ``--stress
-FACTOR`` instead scores the strengths of that stress suite with the ``shared`` models its
-run left, the mean over the seeds found. ``--centred`` adds the rows of a fit with a local intercept
-(:func:`centred_thicken`), ``--adaptive`` those of a fit whose ridge eases where the
-evidence for a thicker or thinner side is strong (:func:`adaptive_thicken`), ``--panel``
-keeps only the named panels.
+over the panels for each setting, then each panel's PSNR, and the command. ``--trained``
+instead scores the ``shared`` models the suite's own benchmark run left (``models/``), the
+mean over the seeds found; ``--stress FACTOR`` does so for that stress suite. ``--radius``
+and ``--ridge`` (repeatable) replace the grid. ``--centred`` adds the rows of a fit with a
+local intercept (:func:`centred_thicken`), ``--adaptive`` those of a fit whose ridge eases
+where the evidence for a thicker or thinner side is strong (:func:`adaptive_thicken`),
+``--field`` those of one smooth gain field per side over the whole image
+(:func:`field_thicken`); ``--panel`` keeps only the named panels when training.
 
-    uv run python benchmarks/thickness_sweep.py [--suite validation | --stress FACTOR]
-        [--size 256] [--centred] [--adaptive] [--panel NAME]
+    uv run python benchmarks/thickness_sweep.py [--suite validation [--trained] | --stress
+        FACTOR] [--size 256] [--radius R ...] [--ridge L ...] [--centred] [--adaptive]
+        [--field] [--panel NAME]
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
 
 from xraysep import config
 from xraysep.core import uncertainty
@@ -48,6 +53,7 @@ RIDGES = (10.0, 3.0, 1.0, 0.3, 0.1)
 PILOT_RIDGE = 0.3  # the adaptive fit's first, lightly held fit
 SCALES = (0.1, 0.2)  # gains of the pilot fit at which the adaptive fit's ridge halves
 THINNEST = -0.9  # the adaptive fit's lowest gain: paint a tenth as thick as its colour says
+SMOOTHNESS = (1.0, 10.0)  # the field fit's pull of a grid node towards its neighbours
 Fit = Callable[..., tuple[torch.Tensor, torch.Tensor]]  # shared's thickness fit's signature
 
 
@@ -112,6 +118,61 @@ def adaptive_thicken(
     return first * (1 + gain_1.clamp_min(THINNEST)), second * (1 + gain_2.clamp_min(THINNEST))
 
 
+def _bilinear(length: int, spacing: int) -> sparse.csr_matrix:
+    """(length, nodes): linear interpolation from nodes every ``spacing`` pixels."""
+    position = np.arange(length) / spacing
+    below = np.floor(position).astype(int)
+    fraction = position - below
+    nodes = below.max() + 2
+    rows = np.repeat(np.arange(length), 2)
+    columns = np.stack([below, below + 1], 1).ravel()
+    weights = np.stack([1 - fraction, fraction], 1).ravel()
+    return sparse.csr_matrix((weights, (rows, columns)), shape=(length, nodes))
+
+
+def _differences(nodes: int) -> sparse.csr_matrix:
+    """(nodes − 1, nodes): each node less the one before it."""
+    return sparse.diags([-np.ones(nodes - 1), np.ones(nodes - 1)], [0, 1], (nodes - 1, nodes))
+
+
+def field_thicken(
+    first: torch.Tensor,
+    second: torch.Tensor,
+    residual: torch.Tensor,
+    radius: int,
+    ridge: float,
+    smoothness: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The thickness fit as one smooth field per side over the whole image: each side's gain
+    is bilinear between nodes every ``radius`` pixels, fitted to ``ρ ≈ g₁ τ₁ + g₂ τ₂`` by
+    least squares with the plain fit's ridge (``λ`` times the pixel's energy) and a pull of
+    ``smoothness`` (times the mean energy and the pixels per node) of each node towards its
+    neighbours. Where the two sides' depths vary together the window fit shrinks both gains
+    to zero; this fit carries its neighbours' gains in instead. Whole-image only (a study)."""
+    one, other, rho = (t[0, 0].double().numpy() for t in (first, second, residual))
+    height, width = one.shape
+    rows, columns = _bilinear(height, radius), _bilinear(width, radius)
+    spread = sparse.kron(rows, columns).tocsr()
+    design = sparse.hstack(
+        [sparse.diags(one.ravel()) @ spread, sparse.diags(other.ravel()) @ spread]
+    ).tocsr()
+    energy = (one * one + other * other).ravel() / 2
+    shrink = spread.T @ sparse.diags(ridge * energy) @ spread
+    grid = sparse.kron(_differences(rows.shape[1]), sparse.eye(columns.shape[1]))
+    grid = sparse.vstack(
+        [grid, sparse.kron(sparse.eye(rows.shape[1]), _differences(columns.shape[1]))]
+    )
+    pull = smoothness * energy.mean() * radius**2 * (grid.T @ grid)
+    normal = design.T @ design + sparse.block_diag([shrink + pull, shrink + pull])
+    gains = spsolve(normal.tocsc(), design.T @ rho.ravel())
+    nodes = spread.shape[1]
+    gain_1, gain_2 = (
+        (spread @ gains[k * nodes : (k + 1) * nodes]).reshape(height, width) for k in (0, 1)
+    )
+    as_tensor = functools.partial(torch.as_tensor, dtype=first.dtype)
+    return first * (1 + as_tensor(gain_1)), second * (1 + as_tensor(gain_2))
+
+
 def scores(
     model: SharedModel, tensor: torch.Tensor, truth: tuple, fits: dict[str, Fit], grid: list
 ) -> dict[tuple[str, int, float], tuple]:
@@ -151,10 +212,9 @@ def suite_scores(args: argparse.Namespace, fits: dict[str, Fit], grid: list) -> 
     return results
 
 
-def stress_scores(args: argparse.Namespace, fits: dict[str, Fit], grid: list) -> dict:
-    """:func:`scores` per strength of the ``--stress`` factor, for every seed whose trained
-    ``shared`` model its suite's run left (``models/<panel>/trained/shared.pt``)."""
-    chosen = suites.stress_suite(args.stress)
+def trained_scores(chosen: suites.Suite, fits: dict[str, Fit], grid: list) -> dict:
+    """:func:`scores` per panel of the suite ``chosen``, for every seed whose trained
+    ``shared`` model that suite's benchmark run left (``models/<panel>/trained/shared.pt``)."""
     results = {}
     for panel in chosen.panels:
         for seed in config.settings().benchmark.seeds:
@@ -173,8 +233,14 @@ def main() -> None:
     parser.add_argument("--suite", default="validation")
     parser.add_argument("--stress", help="a stress suite's factor: its run's trained models")
     parser.add_argument("--size", type=int)
+    parser.add_argument(
+        "--trained", action="store_true", help="score the models the suite's run left here"
+    )
     parser.add_argument("--centred", action="store_true", help="add the fit with an intercept")
     parser.add_argument("--adaptive", action="store_true", help="add the heavy-tailed fit")
+    parser.add_argument("--field", action="store_true", help="add the whole-image smooth fit")
+    parser.add_argument("--radius", type=int, action="append", help="window radius (repeatable)")
+    parser.add_argument("--ridge", type=float, action="append", help="ridge (repeatable)")
     parser.add_argument("--panel", action="append", help="only this panel (repeatable)")
     args = parser.parse_args()
     fits: dict[str, Fit] = {"plain": shared_model.thicken}
@@ -183,9 +249,17 @@ def main() -> None:
     if args.adaptive:
         for scale in SCALES:
             fits[f"adaptive {scale:g}"] = functools.partial(adaptive_thicken, scale=scale)
-    grid = [(fit, radius, ridge) for fit in fits for radius in RADII for ridge in RIDGES]
+    if args.field:
+        for smoothness in SMOOTHNESS:
+            fits[f"field {smoothness:g}"] = functools.partial(field_thicken, smoothness=smoothness)
+    radii, ridges = args.radius or RADII, args.ridge or RIDGES
+    grid = [(fit, radius, ridge) for fit in fits for radius in radii for ridge in ridges]
     began = time.perf_counter()
-    results = stress_scores(args, fits, grid) if args.stress else suite_scores(args, fits, grid)
+    if args.stress or args.trained:
+        chosen = suites.stress_suite(args.stress) if args.stress else suites.suite(args.suite)
+        results = trained_scores(chosen, fits, grid)
+    else:
+        results = suite_scores(args, fits, grid)
     trained = config.settings().shared
     seeds = max(len(runs) for runs in results.values())
     print(f"\n{args.stress or args.suite}: {len(results)} panels, shared trained once each "
