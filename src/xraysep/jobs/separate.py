@@ -13,11 +13,12 @@ once. Then the smaller levels
 are made from level 0, and the panel's inputs are copied beside the results as images
 ``inputs/front``, ``inputs/back``, ``inputs/xray``, so that a viewer opens everything at any
 zoom; the version group is built under a temporary name and renamed into place. On local
-threads the blocks are computed a batch of ``separate.workers`` neighbours at a time, so
-memory stays flat whatever the panel's size; on a ``dask.distributed`` cluster given its
-address, all blocks of all panels go in one computation. People get PNG previews under
-``reports/<panel>/separated/`` (the uncertainty as a heat map) and, on request, each result
-whole as a 16-bit TIFF there; ``xraysep export`` writes the pyramids as OME-TIFFs.
+threads ``separate.workers`` blocks are computed at a time, each thread taking the next as
+it finishes one, so memory stays flat whatever the panel's size; on a ``dask.distributed``
+cluster given its address, all blocks of all panels go in one computation. People get PNG
+previews under ``reports/<panel>/separated/`` (the uncertainty as a heat map) and, on
+request, each result whole as a 16-bit TIFF there; ``xraysep export`` writes the pyramids
+as OME-TIFFs.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ from pathlib import Path
 
 import dask
 import dask.array as da
-import dask.threaded
+import dask.local
 import mlflow
 import numpy as np
 import torch
 import zarr
-from dask.callbacks import Callback
 
 from xraysep import config
 from xraysep.core import device as devices
@@ -126,24 +126,6 @@ def prepare(name: str, model: Path | None) -> Job:
     )
 
 
-class TaskProgress(Callback):
-    """A rich progress bar fed by dask's local schedulers, one tick per finished task, over
-    ``batches`` computations of about the same size: the first one's task count sets the
-    total."""
-
-    def __init__(self, bar, task, batches: int) -> None:
-        super().__init__()
-        self.bar, self.task, self.batches = bar, task, batches
-
-    def _start_state(self, dsk, state) -> None:
-        if self.bar.tasks[self.task].total is None:
-            tasks = len(state["ready"]) + len(state["waiting"]) + 1
-            self.bar.update(self.task, total=tasks * self.batches)
-
-    def _posttask(self, key, result, dsk, state, worker_id) -> None:
-        self.bar.advance(self.task)
-
-
 @contextlib.contextmanager
 def cpu_threads(workers: int, device: torch.device) -> Iterator[None]:
     """Share the CPU between dask's worker threads instead of oversubscribing it."""
@@ -158,36 +140,39 @@ def cpu_threads(workers: int, device: torch.device) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def batch_stores(
-    result: da.Array, targets: list[zarr.Array], block: int, workers: int
-) -> list[list]:
-    """Store graphs for the (H, W, K) ``result`` into its K ``targets``, one list per batch
-    of ``workers`` blocks, taken in row-major order (a batch may wrap onto the next row, so
-    no worker waits on a short end of a row). Computed one batch after another, only a
-    batch's input blocks and their neighbours (which give its halo) are in memory at once,
-    so memory stays flat whatever the panel's size: one computation over the whole panel let
-    dask read input blocks far ahead of the network (100 megapixels peaked at 2.5 GB)."""
+def block_stores(result: da.Array, targets: list[zarr.Array], block: int) -> list[list]:
+    """Store graphs for the (H, W, K) ``result`` into its K ``targets``, one list per block
+    (its K stores share the block's one task), largest blocks first, so the short blocks of
+    the panel's right and bottom edges fill the last gaps instead of ending the run on one
+    busy core."""
     height, width = result.shape[:2]
-    blocks = [
-        (slice(top, min(top + block, height)), slice(left, min(left + block, width)))
-        for top in range(0, height, block)
-        for left in range(0, width, block)
-    ]
+    blocks = sorted(
+        (
+            (slice(top, min(top + block, height)), slice(left, min(left + block, width)))
+            for top in range(0, height, block)
+            for left in range(0, width, block)
+        ),
+        key=lambda where: -(where[0].stop - where[0].start) * (where[1].stop - where[1].start),
+    )
     return [
         [
             da.store(
                 result[rows, cols, index], target, regions=(rows, cols), lock=False, compute=False
             )
-            for rows, cols in blocks[first : first + workers]
             for index, target in enumerate(targets)
         ]
-        for first in range(0, len(blocks), workers)
+        for rows, cols in blocks
     ]
 
 
-def compute(batches: list[list], scheduler: str | None, workers: int, device: torch.device) -> None:
-    """Run the store graphs: all at once on the cluster at ``scheduler`` (its workers manage
-    their memory), else batch after batch on local threads."""
+def compute(blocks: list[list], scheduler: str | None, workers: int, device: torch.device) -> None:
+    """Run the blocks' store graphs: all at once on the cluster at ``scheduler`` (its workers
+    manage their memory), else on ``workers`` local threads, each taking the next block as
+    it finishes one, so only ``workers`` blocks (with the neighbours' edges that give their
+    halo) are in memory at once whatever the panel's size, and no thread waits on another's
+    slower block. One computation over the whole panel let dask read input blocks far ahead
+    of the network (100 megapixels peaked at 2.5 GB); batches of ``workers`` blocks each
+    waited for their slowest."""
     if scheduler:
         from distributed import Client
 
@@ -198,16 +183,23 @@ def compute(batches: list[list], scheduler: str | None, workers: int, device: to
                 f"--scheduler {scheduler}: no dask scheduler answers ({error})"
             ) from error
         with client:
-            dask.compute(*(store for batch in batches for store in batch), scheduler=client)
+            dask.compute(*(store for stores in blocks for store in stores), scheduler=client)
         return
     with cpu_threads(workers, device), progress() as bar:
-        task = bar.add_task("separate", total=None, status=f"{len(batches)} batches of blocks")
-        with TaskProgress(bar, task, len(batches)):
-            for batch in batches:
-                # the threaded scheduler as a function: named ("threads"), dask would first
-                # import `distributed` to look for a client, seconds of a process's first call
-                dask.compute(*batch, scheduler=dask.threaded.get, num_workers=workers)
-        bar.update(task, completed=bar.tasks[task].total)
+        task = bar.add_task("separate", total=len(blocks), status=f"{len(blocks)} blocks")
+
+        def run(stores: list) -> None:
+            # the synchronous scheduler as a function: named ("sync"), dask would first
+            # import `distributed` to look for a client, seconds of a process's first call
+            dask.compute(*stores, scheduler=dask.local.get_sync)
+            bar.advance(task)
+
+        pool = ThreadPoolExecutor(workers)
+        try:
+            for future in [pool.submit(run, stores) for stores in blocks]:
+                future.result()
+        finally:
+            pool.shutdown(cancel_futures=True)  # a failed block stops the blocks not begun
 
 
 def prepare_held(stack: contextlib.ExitStack, name: str, model: Path | None) -> Job:
@@ -253,7 +245,7 @@ def separate(
 
     with contextlib.ExitStack() as stack:
         jobs = [prepare_held(stack, name, model) for name in names]
-        batches, groups, made = [], {}, {}
+        blocks, groups, made = [], {}, {}
         for job in jobs:
             ensure_results_store(job.where.separated_store)
             temporary = stack.enter_context(atomic_dir(job.where.separated_store / job.version))
@@ -287,11 +279,11 @@ def separate(
                 ],
             )
             targets = [image[0] for image in made[job.name][1]]
-            batches += batch_stores(result, targets, block, workers)
+            blocks += block_stores(result, targets, block)
         began = time.perf_counter()
         with ThreadPoolExecutor(1) as beside:
             opened = beside.submit(tracking.open_store)  # seconds of SQLite, not of the blocks
-            compute(batches, scheduler, workers, target)
+            compute(blocks, scheduler, workers, target)
             opened.result()
         seconds = time.perf_counter() - began
         for job in jobs:

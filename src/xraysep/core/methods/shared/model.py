@@ -431,10 +431,13 @@ class _Uncertainty(nn.Module):
 
     def forward(self, stack: torch.Tensor) -> torch.Tensor:
         fronts, backs, _, moved = once(self.passes, stack, ALL)
+        missing = torch.isnan(stack[:, XRAY].float())
+        if self.fitted and not bool(missing.any()):
+            return moved.mean(0)  # the spread is read only where the X-ray is missing
         spread = (fronts.std(0, correction=0) + backs.std(0, correction=0)) / 2
         if not self.fitted:
             return spread
-        return torch.where(torch.isnan(stack[:, XRAY].float()), spread, moved.mean(0))
+        return torch.where(missing, spread, moved.mean(0))
 
 
 def shared_loss(
