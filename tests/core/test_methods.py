@@ -89,6 +89,34 @@ def test_inference_makes_the_bumps_in_pieces_with_the_same_result():
     assert torch.equal(in_pieces, whole) and whole.std() > 0.01
 
 
+def test_uncertainty_is_the_thickness_fits_move_and_the_members_spread_where_no_xray():
+    """With the X-ray the map is how far the thickness fit moved the sides; where the X-ray
+    is missing (NaN), the members' spread over both sides."""
+    rng = np.random.default_rng(4)
+    front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
+    torch.manual_seed(0)
+    model = SharedModel(
+        SharedConfig(palette=6, psf=1, members=2, thickness=2, ridge=3.0, width=1.0)
+    )
+    model.init_palettes(front, back, seed=0)
+    with torch.no_grad():
+        for member in model.members:
+            member.absorption.weights.weight.normal_()
+    xray = rng.random((24, 24), dtype=np.float32)
+    whole = torch.from_numpy(stack(front, back, xray).transpose(2, 0, 1)[None].copy())
+    holed = whole.clone()
+    holed[:, -1, :, :12] = float("nan")
+    with torch.no_grad():
+        fronts, backs, _, moved = model.pairs(whole)
+        assert torch.equal(model.spread()(whole), moved.mean(0))
+        fronts, backs, _, moved = model.pairs(holed)
+        spread = (fronts.std(0, correction=0) + backs.std(0, correction=0)) / 2
+        holed_map = model.spread()(holed)
+    assert torch.equal(holed_map[..., :12], spread[..., :12])
+    assert torch.equal(holed_map[..., 12:], moved.mean(0)[..., 12:])
+    assert spread[..., :12].mean() > 0.001 and moved.mean(0)[..., 12:].mean() > 0.001
+
+
 def test_bump_width_is_a_multiple_of_the_palette_spacing():
     rng = np.random.default_rng(2)
     front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
