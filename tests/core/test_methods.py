@@ -25,17 +25,23 @@ def pair(model, photographs: np.ndarray, approach: str | None = None):
     return tuple(separate(model, photographs, tile=16, device=CPU, approach=approach).values())
 
 
-def test_shared_model_is_order_invariant_by_construction():
-    rng = np.random.default_rng(0)
-    front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
+def random_shared(front: np.ndarray, back: np.ndarray, thickness: int) -> SharedModel:
+    """A two-member shared model with palettes from the photographs and random weights."""
     torch.manual_seed(0)
     model = SharedModel(
-        SharedConfig(palette=6, psf=1, members=2, thickness=0, ridge=3.0, width=1.0)
+        SharedConfig(palette=6, psf=1, members=2, thickness=thickness, ridge=3.0, width=1.0)
     )
     model.init_palettes(front, back, seed=0)
     with torch.no_grad():
         for member in model.members:
             member.absorption.weights.weight.normal_()
+    return model
+
+
+def test_shared_model_is_order_invariant_by_construction():
+    rng = np.random.default_rng(0)
+    front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
+    model = random_shared(front, back, thickness=0)
     f, b = pair(model, stack(front, back))
     b_swapped, f_swapped = pair(model, stack(back, front))
     np.testing.assert_array_equal(f, f_swapped)
@@ -94,14 +100,7 @@ def test_uncertainty_is_the_thickness_fits_move_and_the_members_spread_where_no_
     is missing (NaN), the members' spread over both sides."""
     rng = np.random.default_rng(4)
     front, back = rng.random((2, 24, 24, 3), dtype=np.float32)
-    torch.manual_seed(0)
-    model = SharedModel(
-        SharedConfig(palette=6, psf=1, members=2, thickness=2, ridge=3.0, width=1.0)
-    )
-    model.init_palettes(front, back, seed=0)
-    with torch.no_grad():
-        for member in model.members:
-            member.absorption.weights.weight.normal_()
+    model = random_shared(front, back, thickness=2)
     xray = rng.random((24, 24), dtype=np.float32)
     whole = torch.from_numpy(stack(front, back, xray).transpose(2, 0, 1)[None].copy())
     holed = whole.clone()
