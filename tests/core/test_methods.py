@@ -106,7 +106,7 @@ def test_uncertainty_is_the_thickness_fits_move_and_the_members_spread_where_no_
     holed = whole.clone()
     holed[:, -1, :, :12] = float("nan")
     with torch.no_grad():
-        fronts, backs, _, moved = model.pairs(whole)
+        *_, moved = model.pairs(whole)
         assert torch.equal(model.spread()(whole), moved.mean(0))
         fronts, backs, _, moved = model.pairs(holed)
         spread = (fronts.std(0, correction=0) + backs.std(0, correction=0)) / 2

@@ -145,15 +145,12 @@ def block_stores(result: da.Array, targets: list[zarr.Array], block: int) -> lis
     (its K stores share the block's one task), largest blocks first, so the short blocks of
     the panel's right and bottom edges fill the last gaps instead of ending the run on one
     busy core."""
-    height, width = result.shape[:2]
-    blocks = sorted(
-        (
-            (slice(top, min(top + block, height)), slice(left, min(left + block, width)))
-            for top in range(0, height, block)
-            for left in range(0, width, block)
-        ),
-        key=lambda where: -(where[0].stop - where[0].start) * (where[1].stop - where[1].start),
-    )
+
+    def area(where: tuple[slice, slice]) -> int:
+        rows, cols = where
+        return (rows.stop - rows.start) * (cols.stop - cols.start)
+
+    blocks = sorted(store.blocks(result.shape[:2], block), key=area, reverse=True)
     return [
         [
             da.store(
