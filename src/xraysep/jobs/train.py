@@ -49,6 +49,7 @@ from xraysep.io.figures import display
 from xraysep.io.versioning import data_hash
 
 CHECK_WINDOW = 2048  # final metrics and previews on at most this centred window
+IN_MEMORY_BAND = 1024  # rows of the panel read at a time into an in-memory stack
 
 
 def networks(method: str | None, order: str | None) -> tuple[str, ...]:
@@ -114,15 +115,21 @@ def write_loss_curve(path: Path, losses: list[float]) -> None:
 
 
 def panel_reader(panel: store.Panel, slots: tuple[str, str], in_memory: bool) -> Reader:
-    """Windows of the (first input's RGB, second input's RGB, X-ray) channels."""
+    """Windows of the (first input's RGB, second input's RGB, X-ray) channels. In memory the
+    stack is filled band by band, so loading it costs the stack and one band, not the
+    photographs' float copies and the channel-first copy of the whole panel besides."""
     first, second = slots
-    if in_memory:
-        return stack_reader(to_stack(panel.rgb(first), panel.rgb(second), panel.xray()))
 
     def read(ys: slice, xs: slice) -> torch.Tensor:
         return to_stack(panel.rgb(first, ys, xs), panel.rgb(second, ys, xs), panel.xray(ys, xs))
 
-    return read
+    if not in_memory:
+        return read
+    whole = torch.empty((7, *panel.shape))
+    for top in range(0, panel.shape[0], IN_MEMORY_BAND):
+        rows = slice(top, top + IN_MEMORY_BAND)
+        whole[:, rows] = read(rows, slice(None))
+    return stack_reader(whole)
 
 
 def make_sampler(
