@@ -8,9 +8,9 @@ inside the exponent, ``x̂ = a + B (1 − exp(−k (τ₁ + τ₂ + η))) / k``:
 through a grid of nodes every ``spacing`` pixels, zero in the mean (a constant belongs to
 the curve), learned throughout training with the map, and inside the refinement's thickness
 fit too. A separation-time fit over a window cannot tell such a layer from paint of even
-thickness (the "hidden depth per window" of docs/methods.md); a field fitted with the map is
-identified by the curve's curvature and by the map having to be the same colour map
-everywhere.
+thickness (the "hidden depth per window" of docs/methods.md); whether a field fitted with the
+map is told apart from paint, by the curve's curvature and by the map being one colour map
+for the whole panel, is this study's question.
 
 Each panel of ``--suite`` (validation by default) is made by ``synth`` and ``shared`` trained
 on it in this process, once as it is and once per ``--spacing`` with the field; each model
@@ -22,7 +22,7 @@ over the panels per row, each panel's PSNR, and the command. Two panels train at
 covers a 256² panel).
 
     uv run python benchmarks/hidden_depth.py [--suite validation] [--seed 0]
-        [--spacing 32 ...] [--ridge 10 ...] [--panel NAME ...] [--jobs 2]
+        [--spacing 32 ...] [--ridge 10 ...] [--panel NAME ...] [--jobs 2] [--iterations N]
 """
 
 from __future__ import annotations
