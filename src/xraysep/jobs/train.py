@@ -116,8 +116,8 @@ def write_loss_curve(path: Path, losses: list[float]) -> None:
 
 def panel_reader(panel: store.Panel, slots: tuple[str, str], in_memory: bool) -> Reader:
     """Windows of the (first input's RGB, second input's RGB, X-ray) channels. In memory the
-    stack is filled band by band, so loading it costs the stack and one band, not the
-    photographs' float copies and the channel-first copy of the whole panel besides."""
+    stack is filled ``IN_MEMORY_BAND`` rows at a time, so loading it holds the stack and one
+    band's copies: a whole panel's would be twice the stack again."""
     first, second = slots
 
     def read(ys: slice, xs: slice) -> torch.Tensor:
@@ -125,7 +125,7 @@ def panel_reader(panel: store.Panel, slots: tuple[str, str], in_memory: bool) ->
 
     if not in_memory:
         return read
-    whole = torch.empty((7, *panel.shape))
+    whole = torch.empty((7, *panel.shape), dtype=torch.float32)
     for top in range(0, panel.shape[0], IN_MEMORY_BAND):
         rows = slice(top, top + IN_MEMORY_BAND)
         whole[:, rows] = read(rows, slice(None))
