@@ -188,7 +188,8 @@ def main() -> None:
             print(f"{done}/{len(futures)}: {panel}, {nodes}", file=sys.stderr, flush=True)
         results = {key: future.result() for key, future in futures.items()}
     print(f"\n{args.suite}: {len(names)} panels, seed {args.seed}, shared with and without a "
-          f"hidden field; {machine()}; {(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
+          f"hidden field, {args.jobs} at a time, one thread each; {machine()}; "
+          f"{(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
     header = "| field nodes | fit | ridge | front PSNR | back PSNR | crosstalk | "
     print(header + " | ".join(names) + " |")
     print("| --- | --- | ---: | ---: | ---: | ---: |" + " ---: |" * len(names))
