@@ -96,3 +96,11 @@ def machine() -> str:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
     )
+
+
+def table_head(columns: dict[str, str], panels: list[str]) -> str:
+    """A Markdown table's first two lines: ``columns`` (name to alignment row cell, ``---`` or
+    ``---:``), then one right-aligned column per panel."""
+    names = [*columns, *panels]
+    rules = [*columns.values(), *("---:" for _ in panels)]
+    return f"| {' | '.join(names)} |\n| {' | '.join(rules)} |"

@@ -49,7 +49,7 @@ from xraysep.io import store
 from xraysep.jobs import suites
 from xraysep.jobs.synth import synth
 
-from common import command, machine, scratch_project
+from common import command, machine, scratch_project, table_head
 from thickness_sweep import scores
 from trained import panel_stack
 
@@ -190,9 +190,9 @@ def main() -> None:
     print(f"\n{args.suite}: {len(names)} panels, seed {args.seed}, shared with and without a "
           f"hidden field, {args.jobs} at a time, one thread each; {machine()}; "
           f"{(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
-    header = "| field nodes | fit | ridge | front PSNR | back PSNR | crosstalk | "
-    print(header + " | ".join(names) + " |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |" + " ---: |" * len(names))
+    columns = {"field nodes": "---", "fit": "---", "ridge": "---:"}
+    columns |= {"front PSNR": "---:", "back PSNR": "---:", "crosstalk": "---:"}
+    print(table_head(columns, list(names)))
     for spacing in spacings:
         for key in results[next(iter(names)), spacing]:
             rows = [results[panel, spacing][key] for panel in names]

@@ -45,7 +45,7 @@ from xraysep.jobs import suites
 from xraysep.jobs.pipeline import pipeline
 from xraysep.jobs.synth import synth
 
-from common import command, machine, scratch_project
+from common import command, machine, scratch_project, table_head
 from trained import panel_stack, trained_panel
 
 RADII = (4, 6, 9, 12)
@@ -265,9 +265,9 @@ def main() -> None:
     print(f"\n{args.stress or args.suite}: {len(results)} panels, shared trained once each "
           f"(thickness {trained.thickness}, ridge {trained.ridge}), up to {seeds} seeds; "
           f"{machine()}; {(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
-    header = "| fit | radius | ridge | front PSNR | back PSNR | crosstalk | uncert. corr | "
-    print(header + " | ".join(results) + " |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(results))
+    columns = {"fit": "---", "radius": "---:", "ridge": "---:", "front PSNR": "---:"}
+    columns |= {"back PSNR": "---:", "crosstalk": "---:", "uncert. corr": "---:"}
+    print(table_head(columns, list(results)))
     for key in grid:
         rows = [np.mean([run[key] for run in runs], axis=0) for runs in results.values()]
         front, back, crosstalk, flags = np.mean(rows, axis=0)
