@@ -40,14 +40,14 @@ from torch import nn
 from torch.nn import functional
 
 from xraysep import config
-from xraysep.core.crops import CropSampler
 from xraysep.core.methods.shared import SHARED
 from xraysep.core.methods.shared import model as shared_model
 from xraysep.core.methods.shared.model import BeerLambert, SharedModel
-from xraysep.core.training import fit, stack_reader, to_stack
+from xraysep.core.training import fit
 from xraysep.io import store
 from xraysep.jobs import suites
 from xraysep.jobs.synth import synth
+from xraysep.jobs.train import make_sampler, panel_reader
 
 from common import command, machine, scratch_project, table_head
 from thickness_sweep import scores
@@ -107,10 +107,9 @@ def train(
         checkpoint_every=0,
     )
     model, settings = made.model, made.settings
-    whole = to_stack(panel.rgb("front"), panel.rgb("back"), panel.xray())
-    sampler = CropSampler(
-        stack_reader(whole), panel.shape, settings.crop, settings.batch_size, seed
-    )
+    read = panel_reader(panel, made.slots, in_memory=True)
+    sampler = make_sampler(settings, read, panel.shape, seed)
+    whole = read(slice(None), slice(None))
     groups = made.groups
     field = None
     if spacing is not None:
@@ -157,6 +156,11 @@ def run(
     return scores(model, tensor, truth, fits, grid)
 
 
+def nodes(spacing: int | None) -> str:
+    """The field's nodes, as the table and the progress lines name them."""
+    return "none" if spacing is None else f"every {spacing} px"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="validation")
@@ -182,11 +186,10 @@ def main() -> None:
             for panel, name in names.items()
             for spacing in spacings
         }
-        for done, (panel, spacing) in enumerate(futures, 1):
-            futures[panel, spacing].result()
-            nodes = "no field" if spacing is None else f"nodes every {spacing} px"
-            print(f"{done}/{len(futures)}: {panel}, {nodes}", file=sys.stderr, flush=True)
-        results = {key: future.result() for key, future in futures.items()}
+        results = {}
+        for done, ((panel, spacing), future) in enumerate(futures.items(), 1):
+            results[panel, spacing] = future.result()
+            print(f"{done}/{len(futures)}: {panel}, field {nodes(spacing)}", file=sys.stderr)
     print(f"\n{args.suite}: {len(names)} panels, seed {args.seed}, shared with and without a "
           f"hidden field, {args.jobs} at a time, one thread each; {machine()}; "
           f"{(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
@@ -198,8 +201,7 @@ def main() -> None:
             rows = [results[panel, spacing][key] for panel in names]
             front, back, crosstalk, _ = np.mean(rows, axis=0)
             cells = " | ".join(f"{row[0]:.1f} / {row[1]:.1f}" for row in rows)
-            nodes = "none" if spacing is None else f"every {spacing} px"
-            print(f"| {nodes} | {key[0]} | {key[2]:g} | {front:.2f} | {back:.2f} | "
+            print(f"| {nodes(spacing)} | {key[0]} | {key[2]:g} | {front:.2f} | {back:.2f} | "
                   f"{crosstalk:.3f} | {cells} |")  # fmt: skip
     print(f"\n{command()}")
 
