@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 
 import mlflow
@@ -113,6 +114,9 @@ def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
     assert "trust" not in json.loads(untrained.read_text())
     linear = json.loads((directory / "benchmark.json").read_text())["panels"]["cradle"]["linear"]
     assert linear["hidden_corr"] == [None, hidden_corr[1]]
+    suite = json.loads((directory / "benchmark.json").read_text())["suite"]["linear"]
+    assert suite["hidden_corr"][0] is None  # not the colour panel's score standing for both
+    assert math.isfinite(suite["hidden_corr"][1])
     code, _, err = cli("benchmark", *methods, "--rescore")
     assert code == 0 and err.count("up to date") == 3 and "ran untrained" in err, err
     rescored = json.loads(untrained.read_text())

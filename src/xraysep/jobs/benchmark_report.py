@@ -113,16 +113,19 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def suite_samples(panels: dict[str, Samples]) -> Samples:
-    """Each label's per-seed mean over the panels (seed ``i`` = the ``i``-th value); a
-    :data:`TRUST` score's over the panels that have it."""
+    """Each label's per-seed mean over the panels (seed ``i`` = the ``i``-th value). A
+    :data:`TRUST` score's is over the panels that have it at some seed, and NaN at a seed
+    where one of them (or every panel) lacks it: a mean over fewer panels would stand for
+    another suite."""
     out: Samples = defaultdict(lambda: defaultdict(list))
     labels = {label for samples in panels.values() for label in samples}
     for label in labels:
         for key in COLUMNS | TRUST:
             columns = [panels[p][label][key] for p in panels if label in panels[p]]
+            columns = [c for c in columns if np.isfinite(c).any()] or columns
             seeds = min((len(c) for c in columns), default=0)
             for seed in range(seeds):
-                out[label][key].append(mean_std([c[seed] for c in columns])[0])
+                out[label][key].append(float(np.mean([c[seed] for c in columns])))
     return out
 
 
