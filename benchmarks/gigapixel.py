@@ -8,7 +8,7 @@ memory (VmHWM) is that stage's alone: ``ingest`` (with registration), ``train`` 
 ``combine`` of the default method, ``separate``, ``export`` (OME-TIFF). Prints one row per
 stage and the command (docs/performance.md):
 
-    uv run python benchmarks/gigapixel.py --megapixels 100 [--stages ingest,train]
+    uv run python benchmarks/gigapixel.py --megapixels 100 [--stages ingest,train] [--keep-scans]
 """
 
 from __future__ import annotations
@@ -124,6 +124,15 @@ def make(side: int) -> dict[str, Path]:
     return files
 
 
+def made_already(files: dict[str, Path], side: int) -> bool:
+    """Whether ``files`` hold a panel this script made at ``side``: every file there and the
+    X-ray ``side`` pixels square (making a gigapixel panel takes half an hour)."""
+    if not all(path.exists() for path in files.values()):
+        return False
+    with tifffile.TiffFile(files["xray"]) as xray:
+        return xray.pages[0].shape == (side, side)
+
+
 def true_map(side: str, n: int) -> Affine:
     """The map from X-ray pixels to the pixels of ``side``'s photograph as ingest sees it (the
     back mirrored into the X-ray's frame) that ``photo_tiles`` drew it with."""
@@ -182,6 +191,11 @@ def main() -> None:
     parser.add_argument(
         "--stages", default=",".join(STAGES), help="comma-separated, in order (default: all)"
     )
+    parser.add_argument(
+        "--keep-scans",
+        action="store_true",
+        help="use the scans an earlier run made at this size instead of making them again",
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     args = parser.parse_args()
     scratch_project("gigapixel")
@@ -191,7 +205,9 @@ def main() -> None:
         print(json.dumps(run_stage(stage_argv(args.stage, files))))
         return
     stages = args.stages.split(",")
-    if "ingest" in stages:  # the later stages read what the earlier ones left
+    if args.keep_scans and made_already(files, side):
+        print(f"X-ray {side}×{side} and photographs at {PHOTO_SCALE}× kept from an earlier run")
+    elif "ingest" in stages:  # the later stages read what the earlier ones left
         began = time.perf_counter()
         make(side)
         sizes = ", ".join(f"{k} {p.stat().st_size / 1e6:.0f} MB" for k, p in files.items())
