@@ -112,11 +112,11 @@ def test_suite_table_over_seeds_records_reused_and_mlflow(project, cli):
     code, _, err = cli("benchmark", *methods)
     assert code == 0 and err.count("up to date") == 4, err
     assert "trust" not in json.loads(untrained.read_text())
-    linear = json.loads((directory / "benchmark.json").read_text())["panels"]["cradle"]["linear"]
-    assert linear["hidden_corr"] == [None, hidden_corr[1]]
-    suite = json.loads((directory / "benchmark.json").read_text())["suite"]["linear"]
-    assert suite["hidden_corr"][0] is None  # not the colour panel's score standing for both
-    assert math.isfinite(suite["hidden_corr"][1])
+    reported = json.loads((directory / "benchmark.json").read_text())
+    assert reported["panels"]["cradle"]["linear"]["hidden_corr"] == [None, hidden_corr[1]]
+    suite = reported["suite"]["linear"]["hidden_corr"]
+    assert suite[0] is None  # not the colour panel's score standing for both
+    assert math.isfinite(suite[1])
     code, _, err = cli("benchmark", *methods, "--rescore")
     assert code == 0 and err.count("up to date") == 3 and "ran untrained" in err, err
     rescored = json.loads(untrained.read_text())
