@@ -95,6 +95,29 @@ def test_inference_makes_the_bumps_in_pieces_with_the_same_result():
     assert torch.equal(in_pieces, whole) and whole.std() > 0.01
 
 
+def test_bumps_of_far_colours_stay_normal_floats_and_keep_the_depth():
+    """A pixel far from its palette colours gets bumps floored at e⁻⁸⁷, never subnormal
+    floats or zero, and the depth is float64's without the floor (to the 1e-4 that the
+    expanded square's cancellation costs float32)."""
+    model = SharedModel(
+        SharedConfig(palette=2, psf=0, members=1, thickness=0, ridge=3.0, width=1.0)
+    )
+    absorption = model.members[0].absorption
+    with torch.no_grad():
+        absorption.centres.copy_(torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))
+        absorption.width.fill_(0.1)  # exponents −50·|y − c|², down to −150 across the cube
+        absorption.weights.weight.copy_(torch.tensor([2.0, 3.0]).view(1, 2, 1, 1))
+    grey = torch.linspace(0, 1, 41).view(1, 1, 1, 41).expand(1, 3, 1, 41).contiguous()
+    bumps = absorption.bumps(grey)
+    assert bumps.min() == torch.exp(torch.tensor(-87.0)) and bumps.max() == 1
+    assert (bumps >= torch.finfo(torch.float32).tiny).all()
+    distances = torch.stack([grey[0, 0, 0], 1 - grey[0, 0, 0]], 1).double() ** 2 * 3
+    exact = torch.nn.functional.softplus(
+        torch.exp(-50 * distances) @ torch.tensor([2.0, 3.0]).double()
+    )
+    torch.testing.assert_close(absorption(grey).flatten().double(), exact, rtol=1e-4, atol=0)
+
+
 def test_uncertainty_is_the_thickness_fits_move_and_the_members_spread_where_no_xray():
     """With the X-ray the map is how far the thickness fit moved the sides; where the X-ray
     is missing (NaN), the members' spread over both sides."""
