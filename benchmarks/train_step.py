@@ -4,15 +4,18 @@ Both versions train the default method (``params.yaml: shared``) on the same syn
 (the demo's settings at ``--size``), each in its own process with its own sources (the
 baseline's from ``git archive``), alternately ``--rounds`` times, so that both see the same
 machine. Each reports seconds per step in the map phase and in the refinement (the last
-``shared.refine`` part of the steps), the whole training time, and the separation's PSNR
-and crosstalk against the true X-rays (the trained map's pair of the whole panel), so the
-speed-up is shown at unchanged quality. The first optimiser a process makes imports
-``torch._dynamo`` (about 10 s on a 2-core machine), the same for both; it is made before the
-clock starts. ``--profile`` prints each version's
-``torch.profiler`` table instead (use a few dozen ``--steps``: the profiler slows each step).
+``shared.refine`` part of the steps), the whole training time, the last step's loss, and the
+separation's PSNR and crosstalk against the true X-rays (the trained map's pair of the whole
+panel), so the speed-up is shown at unchanged quality. ``--gigapixel`` trains on the panel
+that ``benchmarks/gigapixel.py`` ingested instead (run that first), crop by crop from its
+store as ``xraysep train`` would; it has no true X-rays, so the last loss stands for
+quality. The first optimiser a process makes imports ``torch._dynamo`` (about 10 s on a
+2-core machine), the same for both; it is made before the clock starts. ``--profile`` prints
+each version's ``torch.profiler`` table instead (use a few dozen ``--steps``: the profiler
+slows each step).
 
-    uv run python benchmarks/train_step.py --baseline da6e7c0 [--size 256] [--steps 2500]
-        [--rounds 1] [--profile]
+    uv run python benchmarks/train_step.py --baseline da6e7c0 [--size 256 | --gigapixel]
+        [--steps 2500] [--rounds 1] [--profile]
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from pathlib import Path
 from common import command, machine, scratch_project, versions
 
 PANEL = "demo"
+GIGAPIXEL = "giga"  # the panel benchmarks/gigapixel.py ingests
 
 
-def child(steps: int, profile: bool) -> None:
-    """Train on the scratch panel with the sources on ``PYTHONPATH``; print one JSON line."""
+def child(name: str, steps: int, profile: bool) -> None:
+    """Train on the scratch panel ``name`` with the sources on ``PYTHONPATH``; print one
+    JSON line."""
     import numpy as np
     import torch
 
@@ -44,13 +49,15 @@ def child(steps: int, profile: bool) -> None:
     from xraysep.io import store
     from xraysep.jobs.train import make_sampler, panel_reader
 
-    panel = store.open_panel(config.paths(PANEL).store, PANEL)
+    panel = store.open_panel(config.paths(name).store, name)
     settings = config.settings()
+    in_memory = panel.shape[0] * panel.shape[1] <= settings.train.in_memory_megapixels * 1e6
     made = methods.trainer("shared").recipe(
         "shared", panel, settings=settings, preset=None, seed=0, iterations=steps,
         checkpoint_every=0,
     )  # fmt: skip
-    sampler = make_sampler(made.settings, panel_reader(panel, made.slots, True), panel.shape, 0)
+    read = panel_reader(panel, made.slots, in_memory)
+    sampler = make_sampler(made.settings, read, panel.shape, 0)
     device = torch.device("cpu")
     if profile:
         print_profile(made, sampler, device)
@@ -58,21 +65,26 @@ def child(steps: int, profile: bool) -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo
     refine_from = int(np.ceil((1 - settings.shared.refine) * steps))
     stamps: list[float] = []
+    losses: list[float] = []
+
+    def on_step(step: int, loss: float) -> None:
+        stamps.append(time.perf_counter())
+        losses.append(loss)
+
     began = time.perf_counter()
-    fit(
-        made.model, made.loss, sampler, made.settings, device,
-        on_step=lambda step, loss: stamps.append(time.perf_counter()), groups=made.groups,
-    )  # fmt: skip
+    fit(made.model, made.loss, sampler, made.settings, device, on_step=on_step, groups=made.groups)
     seconds = time.perf_counter() - began
     times = np.diff([began, *stamps])
-    window = centre_window(panel.shape, max(panel.shape))
-    pair = made.images(panel, window, settings.separate.tile, device)
-    front, back = pair["shared_front"], pair["shared_back"]
-    truth_front, truth_back = panel.truth("front"), panel.truth("back")
-    scores = {
-        "front": side(front, truth_front, truth_back),
-        "back": side(back, truth_back, truth_front),
-    }
+    scores = {}
+    if "truth/front_xray" in panel.group:
+        window = centre_window(panel.shape, max(panel.shape))
+        pair = made.images(panel, window, settings.separate.tile, device)
+        front, back = pair["shared_front"], pair["shared_back"]
+        truth_front, truth_back = panel.truth("front"), panel.truth("back")
+        scores = {
+            "front": side(front, truth_front, truth_back),
+            "back": side(back, truth_back, truth_front),
+        }
     print(
         json.dumps(
             {
@@ -81,6 +93,7 @@ def child(steps: int, profile: bool) -> None:
                 "map_step": float(np.median(times[1:refine_from])),
                 "refine_step": float(np.median(times[refine_from:])),
                 "mean_step": seconds / steps,
+                "last_loss": losses[-1],
                 **{f"{s}_{k}": v[k] for s, v in scores.items() for k in ("psnr", "crosstalk")},
             }
         )
@@ -107,18 +120,25 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: shared.iterations")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--gigapixel", action="store_true", help="the panel benchmarks/gigapixel.py ingested"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    panel = GIGAPIXEL if args.gigapixel else PANEL
     if args.child:  # in the project and with the sources that the parent's environment names
-        child(args.steps, args.profile)
+        child(panel, args.steps, args.profile)
         return
-    root = scratch_project(f"train-step-{args.size}")
+    root = scratch_project("gigapixel" if args.gigapixel else f"train-step-{args.size}")
 
     from xraysep import config
+    from xraysep.io import store
     from xraysep.jobs.synth import synth
 
     demo = config.settings().synth
-    if not config.paths(PANEL).store.exists():
+    if args.gigapixel and not config.paths(panel).store.exists():
+        sys.exit(f"{config.paths(panel).store}: not found; run benchmarks/gigapixel.py first")
+    if not config.paths(panel).store.exists():
         synth(
             PANEL, size=args.size, seed=demo.seed, front=demo.front, back=demo.back,
             mixture=demo.mixture, grain=demo.grain, noise=demo.noise, factors=demo.factors,
@@ -129,7 +149,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, environment in codes.items():
             call = [sys.executable, __file__, "--child", "--baseline", args.baseline]
-            call += ["--size", str(args.size)]
+            call += ["--size", str(args.size)] + (["--gigapixel"] if args.gigapixel else [])
             call += ["--steps", str(steps)] + (["--profile"] if args.profile else [])
             done = subprocess.run(
                 call, env=os.environ | environment, check=True, stdout=subprocess.PIPE, text=True
@@ -144,18 +164,25 @@ def main() -> None:
             print(f"{name}: {json.dumps(result)}", flush=True)
     if args.profile:
         return
-    print(f"\n{machine()}; {args.size}² panel, {steps} steps, {args.rounds} round(s)")
+    shape = "×".join(map(str, store.open_panel(config.paths(panel).store, panel).shape))
+    print(f"\n{machine()}; {shape} panel, {steps} steps, {args.rounds} round(s)")
     print(
-        "| code | map step ms | refinement step ms | training s | front PSNR | back PSNR "
-        "| crosstalk front, back |"
+        "| code | map step ms | refinement step ms | training s | last loss | front PSNR "
+        "| back PSNR | crosstalk front, back |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, runs in results.items():
         for run in runs:
+            scored = "front_psnr" in run
+            quality = (
+                f"{run['front_psnr']:.3f} | {run['back_psnr']:.3f} "
+                f"| {run['front_crosstalk']:.4f}, {run['back_crosstalk']:.4f}"
+                if scored
+                else "– | – | –"
+            )
             print(
                 f"| {name} | {1000 * run['map_step']:.1f} | {1000 * run['refine_step']:.1f} "
-                f"| {run['seconds']:.1f} | {run['front_psnr']:.3f} | {run['back_psnr']:.3f} "
-                f"| {run['front_crosstalk']:.4f}, {run['back_crosstalk']:.4f} |"
+                f"| {run['seconds']:.1f} | {run['last_loss']:.6g} | {quality} |"
             )
     base, new = (min(r["seconds"] for r in runs) for runs in results.values())
     print(f"\ntraining {base / new:.2f}× faster (best of each)\n{command()}")
