@@ -67,7 +67,7 @@ ALL = slice(None)  # every channel of the stack: the pair needs both photographs
 PALETTE_SAMPLE = 20_000  # pixels k-means sees per member: plenty for a few dozen colours
 CACHED_PIXELS = 4096  # pixels whose bumps (K floats each) stay in a CPU's cache: 512 KB at 32
 # e⁻⁸⁷ ≈ 1.6e-38 is float32's smallest normal order; below it exp makes subnormals or zero,
-# which the CPU's vectorised exp computes on a scalar path up to 17 times slower
+# which the CPU's vectorised exp computes on a slow path, up to 16 times slower
 LOWEST_EXPONENT = -87.0
 
 
