@@ -387,7 +387,9 @@ def benchmark(
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option(help="Panels × seeds run at once, in processes. [params: benchmark.jobs]"),
+        typer.Option(
+            help="Processes at once: panels × seeds, then their networks. [params: benchmark.jobs]"
+        ),
     ] = None,
     device: Device = None,
     rescore: Annotated[

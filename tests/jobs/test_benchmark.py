@@ -196,3 +196,35 @@ def test_code_fingerprint_ignores_docstrings_and_other_methods(tmp_path, monkeyp
     separator = copy / "core" / "separator.py"  # imported by every method's module
     separator.write_text(separator.read_text() + "\nSCALE = 2\n")
     assert all(a != b for a, b in zip(after, map(suites.code_hash, groups), strict=True))
+
+
+def test_a_panels_networks_train_side_by_side_with_the_scores_of_one_process(project, cli):
+    """``--jobs 2`` trains one panel's two orderings in two processes, each under the task's
+    run, and scores them as one process training them in turn does."""
+    params = suite_params(project, seeds=[0], methods=["consistent"])
+    test = params["benchmark"]["suites"]["test"]
+    test["panels"] = {"colour": test["panels"]["colour"]}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    code, _, err = cli("benchmark", "--jobs", "2")
+    assert code == 0, err
+    assert "trained [1/2] colour seed 0" in err and "trained [2/2]" in err, err
+    record = project / "reports" / "benchmark" / "runs" / "colour" / "seed0-paper.json"
+    side_by_side = json.loads(record.read_text())["rows"]
+    record.unlink()
+    code, _, err = cli("benchmark", "--jobs", "1")
+    assert code == 0 and "ran paper" in err, err
+    in_turn = json.loads(record.read_text())["rows"]
+    assert set(side_by_side) == set(in_turn) == {
+        "consistent", "paper combined", "paper order 12", "paper order 21",
+    }  # fmt: skip
+    for label, row in in_turn.items():
+        for metric in ("front_psnr", "back_psnr", "crosstalk"):
+            assert side_by_side[label][metric] == pytest.approx(row[metric], abs=0.01)
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["xraysep/benchmark"], output_format="list")
+    tasks = {r.info.run_id for r in runs if r.info.run_name == "colour seed 0"}
+    trainings = [r for r in runs if r.info.run_name in ("train-12", "train-21")]
+    assert len(tasks) == 2 and len(trainings) == 4
+    assert {r.data.tags["mlflow.parentRunId"] for r in trainings} == tasks
+    assert all(r.info.status == "FINISHED" for r in runs)

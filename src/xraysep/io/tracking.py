@@ -106,6 +106,16 @@ def child_run(
         yield active
 
 
+@contextlib.contextmanager
+def reopened(run_id: str) -> Iterator[Run]:
+    """Run ``run_id`` active again, in this process or another, nested under whatever run is
+    active here: one benchmark task's networks train in processes of their own, each
+    logging under the task's run."""
+    configure()
+    with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None) as active:
+        yield active
+
+
 class StepLog:
     """One metric per optimiser step, written to a run in batches of ``every`` steps.
 

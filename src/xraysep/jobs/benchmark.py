@@ -11,9 +11,9 @@ that train the same networks form a group (the paper's two orderings serve ``pap
 ``consistent``), and each group's scores are kept as a record under ``reports/<suite>/runs/``
 with a fingerprint of everything it depends on. A record whose fingerprint matches is
 reused, so an interrupted benchmark resumes, a change of one method's settings reruns only
-that method (``dvc exp run -S shared.ridge=…``), and tasks run in parallel processes
-(``benchmark.jobs``). The report (:mod:`xraysep.jobs.benchmark_report`) is built from the
-records.
+that method (``dvc exp run -S shared.ridge=…``), and tasks, then every network they train,
+run in parallel processes (``benchmark.jobs``). The report
+(:mod:`xraysep.jobs.benchmark_report`) is built from the records.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -51,9 +52,68 @@ EXPERIMENT = "benchmark"
 LABELS = {"combined": "paper combined", "order12": "paper order 12", "order21": "paper order 21"}
 
 
-def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dict, dict, dict]:
-    """Train, combine, separate and score ``methods`` (one group) on the task's panel: the
-    pair's scores, the hidden layer's and uncertainty's (``evaluate.trust_scores``), the pairs."""
+@dataclass(frozen=True)
+class Plan:
+    """What a task has to do: its stale groups (their methods and fingerprints) and the
+    MLflow run their training and scores go to, made with the task's panel."""
+
+    task: Task
+    todo: dict[str, tuple[list[str], str]]
+    run_id: str | None = None  # none where nothing is stale
+
+    @property
+    def networks(self) -> list[tuple[str, str | None]]:
+        """Every network the stale groups train, with its preset."""
+        return [
+            (key, self.task.suite.preset if REGISTRY[methods[0]].presets else None)
+            for methods, _ in self.todo.values()  # a group's methods train the same networks
+            for key in REGISTRY[methods[0]].trains
+        ]
+
+
+def plan_task(task: Task) -> Plan:
+    """The task's groups whose record is missing or stale (with ``task.rescore``, also those
+    whose hidden-layer and uncertainty scores are); where there are any, its panel is made
+    and its run opened."""
+    todo = {}
+    for group, methods in groups(list(task.methods)).items():
+        fingerprint = task.fingerprint(methods)
+        record = cached(task.record_path(group), fingerprint)
+        unscored = (
+            task.rescore
+            and record is not None
+            and (trust_rows(record, task.trust_fingerprint(methods)) is None)
+        )
+        if record is None or unscored:
+            todo[group] = (methods, fingerprint)
+    if not todo:
+        return Plan(task, todo)
+    synth(task.store_name, size=task.suite.size, **task.suite.panels[task.panel], overwrite=True)
+    with tracking.child_run(
+        EXPERIMENT, task.parent_run, f"{task.panel} seed {task.seed}",
+        {"xraysep.suite": task.suite.name, "xraysep.seed": str(task.seed)},
+    ) as run:  # fmt: skip
+        return Plan(task, todo, run.info.run_id)
+
+
+def train_one(plan: Plan, key: str, preset: str | None) -> float:
+    """Train network ``key`` on the plan's panel, under the task's run; returns the
+    seconds it took."""
+    task = plan.task
+    began = time.perf_counter()
+    with tracking.reopened(plan.run_id):
+        train_network(
+            task.store_name, key, preset=preset, device=task.device, seed=task.seed, resume=False
+        )
+    return time.perf_counter() - began
+
+
+def run_group(
+    task: Task, methods: list[str], target: torch.device, trained: float
+) -> tuple[dict, dict, dict]:
+    """Combine, separate and score ``methods`` (one group, its networks trained in
+    ``trained`` seconds) on the task's panel: the pair's scores, the hidden layer's and
+    uncertainty's (``evaluate.trust_scores``), the pairs."""
     name = task.store_name
     where = config.paths(name)
     loaded = store.open_panel(where.store, name)
@@ -61,12 +121,6 @@ def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dic
     truth = (loaded.truth("front"), loaded.truth("back"))
     hidden_truth = loaded.hidden_truth()
     tile = config.settings().separate.tile
-    began = time.perf_counter()
-    first = REGISTRY[methods[0]]  # a group's methods train the same networks
-    preset = task.suite.preset if first.presets else None
-    for key in first.trains:
-        train_network(name, key, preset=preset, device=task.device, seed=task.seed, resume=False)
-    trained = time.perf_counter() - began
     rows: dict[str, dict[str, float]] = {}
     trust: dict[str, dict[str, float]] = {}
     pairs: dict[str, np.ndarray] = {}
@@ -88,32 +142,17 @@ def run_group(task: Task, methods: list[str], target: torch.device) -> tuple[dic
     return rows, trust, pairs
 
 
-def run_task(task: Task) -> str:
-    """Make the task's panel and run every group whose record is missing or stale (with
-    ``task.rescore``, also those whose hidden-layer and uncertainty scores are); returns a
-    line saying what was done."""
-    todo = {}
-    for group, methods in groups(list(task.methods)).items():
-        fingerprint = task.fingerprint(methods)
-        record = cached(task.record_path(group), fingerprint)
-        unscored = (
-            task.rescore
-            and record is not None
-            and (trust_rows(record, task.trust_fingerprint(methods)) is None)
-        )
-        if record is None or unscored:
-            todo[group] = (methods, fingerprint)
-    if not todo:
+def finish_task(plan: Plan, trained: dict[str, float]) -> str:
+    """Score the plan's groups, their networks trained (``trained``: seconds per network),
+    and write their records; returns a line saying what was done."""
+    task = plan.task
+    if not plan.todo:
         return f"{task.suite.name} {task.panel} seed {task.seed}: up to date"
-    settings = task.suite.panels[task.panel]
-    synth(task.store_name, size=task.suite.size, **settings, overwrite=True)
     target = devices.resolve(task.device or config.settings().train.device)
-    with tracking.child_run(
-        EXPERIMENT, task.parent_run, f"{task.panel} seed {task.seed}",
-        {"xraysep.suite": task.suite.name, "xraysep.seed": str(task.seed)},
-    ):  # fmt: skip
-        for group, (methods, fingerprint) in todo.items():
-            rows, trust, pairs = run_group(task, methods, target)
+    with tracking.reopened(plan.run_id):
+        for group, (methods, fingerprint) in plan.todo.items():
+            seconds = sum(trained[key] for key in REGISTRY[methods[0]].trains)
+            rows, trust, pairs = run_group(task, methods, target, seconds)
             mlflow.log_metrics(
                 {
                     f"{label.replace(' ', '_')}/{key}": value
@@ -137,7 +176,7 @@ def run_task(task: Task) -> str:
             task.record_path(group).parent.mkdir(parents=True, exist_ok=True)
             with atomic_file(task.record_path(group)) as temporary:
                 temporary.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    return f"{task.suite.name} {task.panel} seed {task.seed}: ran {', '.join(todo)}"
+    return f"{task.suite.name} {task.panel} seed {task.seed}: ran {', '.join(plan.todo)}"
 
 
 def _worker(threads: int) -> None:
@@ -145,17 +184,31 @@ def _worker(threads: int) -> None:
 
 
 def run_tasks(tasks: list[Task], jobs: int) -> None:
-    """Run ``tasks``, ``jobs`` at a time in their own processes (in this one when 1)."""
-    if jobs <= 1 or len(tasks) <= 1:
+    """Run ``tasks``: in this process when ``jobs`` is 1, else ``jobs`` processes at a time
+    for every stage: the tasks' panels, then every network of every task (a panel's
+    networks train side by side: the paper's two orderings are two), then the scores."""
+    if jobs <= 1:
         for number, task in enumerate(tasks, start=1):
-            err.print(f"benchmark [{number}/{len(tasks)}] {run_task(task)}")
+            plan = plan_task(task)
+            trained = {key: train_one(plan, key, preset) for key, preset in plan.networks}
+            err.print(f"benchmark [{number}/{len(tasks)}] {finish_task(plan, trained)}")
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     with ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("spawn"), initializer=_worker, initargs=(threads,)
     ) as pool:
-        for number, line in enumerate(pool.map(run_task, tasks), start=1):
+        plans = list(pool.map(plan_task, tasks))
+        units = [(plan, key, preset) for plan in plans for key, preset in plan.networks]
+        done = pool.map(train_one, *zip(*units, strict=True)) if units else iter(())
+        trained: list[dict[str, float]] = [{} for _ in plans]
+        for number, ((plan, key, _), seconds) in enumerate(zip(units, done, strict=True), 1):
+            trained[plans.index(plan)][key] = seconds
+            err.print(
+                f"benchmark: trained [{number}/{len(units)}] {plan.task.panel} seed "
+                f"{plan.task.seed} {key} in {seconds:.0f} s"
+            )
+        for number, line in enumerate(pool.map(finish_task, plans, trained), start=1):
             err.print(f"benchmark [{number}/{len(tasks)}] {line}")
 
 
