@@ -14,6 +14,10 @@ error (``core.uncertainty``, as the benchmark scores it) of:
   may have taken part of;
 - ``contrast``: ``CONTRAST`` times each side's distance from its own mean over the panel:
   where a wrong gain errs most;
+- ``attenuation``: the ``hidden`` term times that distance times the mixing curve's
+  saturation ``k`` (the members' mean): under Beer–Lambert an absorber no photograph shows
+  flattens each side's contrast where it lies by about ``k`` times its depth, so a side
+  errs there in proportion to its distance from its mean; no constant is chosen;
 
 and their sums (the members' spread beside them, the map ``shared`` wrote before), each
 term in X-ray units, as a separation could compute them tile by tile (the sides' means are
@@ -30,6 +34,7 @@ from collections import defaultdict
 
 import numpy as np
 import torch
+from torch.nn import functional
 
 from xraysep import config
 from xraysep.core import uncertainty
@@ -59,6 +64,7 @@ def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tupl
     distance = (np.abs(front - front.mean()) + np.abs(back - back.mean())) / 2
     terms = {"moved": moved[0].numpy(), "hidden": hidden[0].numpy()}
     terms["contrast"] = CONTRAST * distance
+    terms["attenuation"] = saturation(model) * terms["hidden"] * distance
     maps = (
         {"spread": spread.numpy()}
         | terms
@@ -66,9 +72,17 @@ def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tupl
             "moved + hidden": terms["moved"] + terms["hidden"],
             "moved + contrast": terms["moved"] + terms["contrast"],
             "all three": terms["moved"] + terms["hidden"] + terms["contrast"],
+            "moved + attenuation": terms["moved"] + terms["attenuation"],
         }
     )
     return maps, (front, back)
+
+
+def saturation(model: SharedModel) -> float:
+    """The members' mean saturation ``k`` of their mixing curves (``BeerLambert``)."""
+    return float(
+        np.mean([functional.softplus(m.mixing.saturation).item() + 1e-3 for m in model.members])
+    )
 
 
 def correlations(model: SharedModel, tensor: torch.Tensor, truth: tuple) -> dict[str, float]:
