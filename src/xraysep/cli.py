@@ -388,7 +388,7 @@ def benchmark(
     jobs: Annotated[
         int | None,
         typer.Option(
-            help="Processes at once: panels × seeds, then their networks. [params: benchmark.jobs]"
+            help="Processes at once: panels × seeds and their networks. [params: benchmark.jobs]"
         ),
     ] = None,
     device: Device = None,

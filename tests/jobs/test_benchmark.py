@@ -207,7 +207,7 @@ def test_a_panels_networks_train_side_by_side_with_the_scores_of_one_process(pro
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     code, _, err = cli("benchmark", "--jobs", "2")
     assert code == 0, err
-    assert "trained [1/2] colour seed 0" in err and "trained [2/2]" in err, err
+    assert "trained colour seed 0 12 in" in err and "trained colour seed 0 21 in" in err, err
     record = project / "reports" / "benchmark" / "runs" / "colour" / "seed0-paper.json"
     side_by_side = json.loads(record.read_text())["rows"]
     record.unlink()

@@ -11,7 +11,7 @@ that train the same networks form a group (the paper's two orderings serve ``pap
 ``consistent``), and each group's scores are kept as a record under ``reports/<suite>/runs/``
 with a fingerprint of everything it depends on. A record whose fingerprint matches is
 reused, so an interrupted benchmark resumes, a change of one method's settings reruns only
-that method (``dvc exp run -S shared.ridge=…``), and tasks, then every network they train,
+that method (``dvc exp run -S shared.ridge=…``), and tasks, and each network they train,
 run in parallel processes (``benchmark.jobs``). The report
 (:mod:`xraysep.jobs.benchmark_report`) is built from the records.
 """
@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -184,9 +185,11 @@ def _worker(threads: int) -> None:
 
 
 def run_tasks(tasks: list[Task], jobs: int) -> None:
-    """Run ``tasks``: in this process when ``jobs`` is 1, else ``jobs`` processes at a time
-    for every stage: the tasks' panels, then every network of every task (a panel's
-    networks train side by side: the paper's two orderings are two), then the scores."""
+    """Run ``tasks``: in this process when ``jobs`` is 1, else in ``jobs`` processes, each
+    running one step at a time: a task's plan (its panel), one of its networks (a panel's
+    networks train side by side: the paper's two orderings are two), or its scores. A task
+    is scored as soon as its networks are trained, before other networks start, so an
+    interrupted run keeps the records of the tasks it finished."""
     if jobs <= 1:
         for number, task in enumerate(tasks, start=1):
             plan = plan_task(task)
@@ -195,21 +198,43 @@ def run_tasks(tasks: list[Task], jobs: int) -> None:
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    plans: dict[int, Plan] = {}
+    trained: dict[int, dict[str, float]] = {}
+    steps: deque[tuple] = deque(("plan", n) for n in range(len(tasks)))
+    running: dict[Future, tuple] = {}
+    finished = 0
     with ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("spawn"), initializer=_worker, initargs=(threads,)
     ) as pool:
-        plans = list(pool.map(plan_task, tasks))
-        units = [(plan, key, preset) for plan in plans for key, preset in plan.networks]
-        done = pool.map(train_one, *zip(*units, strict=True)) if units else iter(())
-        trained: list[dict[str, float]] = [{} for _ in plans]
-        for number, ((plan, key, _), seconds) in enumerate(zip(units, done, strict=True), 1):
-            trained[plans.index(plan)][key] = seconds
-            err.print(
-                f"benchmark: trained [{number}/{len(units)}] {plan.task.panel} seed "
-                f"{plan.task.seed} {key} in {seconds:.0f} s"
-            )
-        for number, line in enumerate(pool.map(finish_task, plans, trained), start=1):
-            err.print(f"benchmark [{number}/{len(tasks)}] {line}")
+        while steps or running:
+            while steps and len(running) < jobs:
+                step = steps.popleft()
+                match step:
+                    case ("plan", n):
+                        running[pool.submit(plan_task, tasks[n])] = step
+                    case ("train", n, key, preset):
+                        running[pool.submit(train_one, plans[n], key, preset)] = step
+                    case ("finish", n):
+                        running[pool.submit(finish_task, plans[n], trained[n])] = step
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                match running.pop(future), future.result():
+                    case ("plan", n), plan:
+                        plans[n], trained[n] = plan, {}
+                        steps.extend(("train", n, *network) for network in plan.networks)
+                        if not plan.networks:
+                            steps.appendleft(("finish", n))
+                    case ("train", n, key, _), seconds:
+                        trained[n][key] = seconds
+                        err.print(
+                            f"benchmark: trained {tasks[n].panel} seed {tasks[n].seed} {key} "
+                            f"in {seconds:.0f} s"
+                        )
+                        if len(trained[n]) == len(plans[n].networks):
+                            steps.appendleft(("finish", n))
+                    case ("finish", _), line:
+                        finished += 1
+                        err.print(f"benchmark [{finished}/{len(tasks)}] {line}")
 
 
 def benchmark(
