@@ -82,12 +82,8 @@ def main() -> None:
         print(f"| [{low:g}, {high:g}] | {1000 * plain:.1f} | {1000 * flushed:.1f} |")
 
     scratch_project(f"bump-exponents-{args.size}")
-    demo = config.settings().synth
     if not config.paths("demo").store.exists():
-        synth(
-            "demo", size=args.size, seed=demo.seed, front=demo.front, back=demo.back,
-            mixture=demo.mixture, grain=demo.grain, noise=demo.noise, factors=demo.factors,
-        )  # fmt: skip
+        synth("demo", **config.settings().synth.model_dump() | {"size": args.size})
     panels = {f"demo's, {args.size}²": census("demo")}
     if (GIGAPIXEL / "data" / "panels" / "giga.zarr").exists():
         os.environ["XRAYSEP_ROOT"] = str(GIGAPIXEL)

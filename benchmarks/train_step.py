@@ -135,14 +135,10 @@ def main() -> None:
     from xraysep.io import store
     from xraysep.jobs.synth import synth
 
-    demo = config.settings().synth
     if args.gigapixel and not config.paths(panel).store.exists():
         sys.exit(f"{config.paths(panel).store}: not found; run benchmarks/gigapixel.py first")
     if not config.paths(panel).store.exists():
-        synth(
-            PANEL, size=args.size, seed=demo.seed, front=demo.front, back=demo.back,
-            mixture=demo.mixture, grain=demo.grain, noise=demo.noise, factors=demo.factors,
-        )  # fmt: skip
+        synth(PANEL, **config.settings().synth.model_dump() | {"size": args.size})
     steps = args.steps or config.settings().shared.iterations
     codes = versions(args.baseline, root)
     results: dict[str, list[dict]] = {name: [] for name in codes}
