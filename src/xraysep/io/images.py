@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-import imagecodecs
 import numpy as np
 import tifffile
 import zarr
@@ -96,11 +95,19 @@ def _open_tiff(path: Path, max_megapixels: float | None) -> Iterator[sources.Tif
             yield sources.Tiff(path, array, series.axes, complaints)
 
 
+def _png_bit_depth(path: Path) -> int:
+    """Bits per sample of a PNG: byte 24, in its header chunk, which the format puts first."""
+    with path.open("rb") as file:
+        return file.read(25)[24]
+
+
 def _decode_pil(path: Path, max_megapixels: float | None) -> np.ndarray:
     with Image.open(path) as image:  # reads the header only
         _check_size(path, image.height, image.width, max_megapixels)
-        if image.format == "PNG":  # Pillow would cut 16-bit colour to 8 bits
-            return imagecodecs.png_decode(path.read_bytes())
+        if image.format == "PNG" and _png_bit_depth(path) != 8:
+            import imagecodecs  # here, not for every image: a 28 MB wheel that 8 bits need not
+
+            return imagecodecs.png_decode(path.read_bytes())  # Pillow cuts 16-bit colour
         if image.mode == "P":
             image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         return np.asarray(image)

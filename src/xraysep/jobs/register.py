@@ -13,22 +13,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xraysep import config
-from xraysep.core.registration import automatic
-from xraysep.core.registration.automatic import LUMINANCE, RegistrationFailedError
 from xraysep.core.registration.mapping import Affine
 from xraysep.core.registration.points import fit_points
 from xraysep.core.registration.resample import coverage
-from xraysep.core.registration.working import shrink
+from xraysep.core.registration.working import LUMINANCE, shrink
 from xraysep.errors import InputError
 from xraysep.io.figures import registration_check
 from xraysep.io.points_file import read_points
 from xraysep.io.sources import Resampled, Source
 from xraysep.settings import Registration
+
+if TYPE_CHECKING:
+    from xraysep.core.registration.automatic import Estimate
 
 CHECK_SIZE = 1024  # pixels on the longer side of the check pictures, at most
 ORDERS = {1: "bilinear (spline order 1)", 3: "cubic (spline order 3)"}
@@ -94,7 +95,7 @@ def _from_points(
     return fit.mapping, record
 
 
-def _automatic(path: Path, side: str, estimate: automatic.Estimate, chosen: Registration):
+def _automatic(path: Path, side: str, estimate: Estimate, chosen: Registration):
     """The estimate's provenance, or a one-line refusal naming the photograph."""
     advice = f"give control points with --{side}-points"
     if not estimate.converged:
@@ -149,9 +150,12 @@ def register(
                 "points with --front-points and --back-points, or --no-register for "
                 "photographs in the X-ray's frame"
             )
+        # SimpleITK loads here, not with every command that can ingest: 0.45 s and a 50 MB wheel
+        from xraysep.core.registration import automatic
+
         try:
             estimates = automatic.register(xray, photos, chosen, known=dict(mappings))
-        except RegistrationFailedError as failure:
+        except automatic.RegistrationFailedError as failure:
             raise InputError(
                 f"{paths[failure.side]}: registration to the X-ray failed ({failure.reason}; "
                 f"residual undefined); give control points with --{failure.side}-points"

@@ -42,10 +42,9 @@ import SimpleITK as sitk  # noqa: N813 (the library's own spelling)
 
 from xraysep.core.registration.mapping import Affine, round_trip
 from xraysep.core.registration.resample import covered, resample
-from xraysep.core.registration.working import Working, working, xray_spacing
+from xraysep.core.registration.working import LUMINANCE, Working, working, xray_spacing
 from xraysep.settings import Registration
 
-LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of R, G, B
 SMALLEST_LEVEL = 32  # pixels on the shorter side: coarser pyramid levels are dropped
 SEARCH_LEVEL = 64  # pixels on the shorter side at the grid search's level: 64 to 127
 SEARCH_FRACTION = 0.5  # of the pixels that the grid search's metric samples

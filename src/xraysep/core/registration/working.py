@@ -19,6 +19,7 @@ import numpy as np
 from xraysep.core.registration.mapping import Affine
 from xraysep.core.registration.resample import resample
 
+LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of R, G, B
 BAND = 1024  # rows of reduced output averaged at a time, at most
 BAND_PIXELS = 1 << 24  # and at most this many pixels of the original read at a time
 
