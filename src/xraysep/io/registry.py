@@ -27,12 +27,16 @@ from xraysep.io.pyfunc import SIGNATURE
 
 ALIAS = "champion"
 PACKAGE = Path(__file__).resolve().parents[1]
-SERVING_REQUIREMENTS = ("torch", "numpy", "mlflow")  # what the pyfunc's code imports
 
 
 def requirements() -> list[str]:
-    """Exact versions of what serving needs, as installed here (no slow inference of them)."""
-    return [f"{name}=={installed_version(name)}" for name in SERVING_REQUIREMENTS]
+    """Exact versions of what the pyfunc's code imports, as installed here (no slow inference
+    of them); MLflow's from its module, which mlflow-skinny installs as well as mlflow."""
+    return [
+        f"torch=={installed_version('torch')}",
+        f"numpy=={installed_version('numpy')}",
+        f"mlflow=={mlflow.__version__}",
+    ]
 
 
 def model_name(panel: str) -> str:
