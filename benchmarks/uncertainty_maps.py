@@ -18,6 +18,8 @@ error (``core.uncertainty``, as the benchmark scores it) of:
   saturation ``k`` (the members' mean): under Beer–Lambert an absorber no photograph shows
   flattens each side's contrast where it lies by about ``k`` times its depth, so a side
   errs there in proportion to its distance from its mean; no constant is chosen;
+- ``ambiguity``: how far the sides move when the thickness fit's ridge is loosened to
+  ``LOOSE``: where the split rests on the ridge rather than the X-ray;
 
 and their sums (the members' spread beside them, the map ``shared`` wrote before), each
 term in X-ray units, as a separation could compute them tile by tile (the sides' means are
@@ -40,7 +42,7 @@ from xraysep import config
 from xraysep.core import uncertainty
 from xraysep.core.filters import box_mean
 from xraysep.core.methods.shared.model import SharedModel
-from xraysep.core.separator import XRAY
+from xraysep.core.separator import BACK, FRONT, XRAY
 from xraysep.io import checkpoints, store
 from xraysep.jobs.suites import stress_suite, suite
 
@@ -48,6 +50,25 @@ from common import command
 from trained import panel_stack
 
 CONTRAST = 0.3  # the gain error the contrast term stands for: shared's is 0.1-0.7
+LOOSE = 0.3  # the thickness fit's ridge for the ambiguity term: 30 times looser than 10
+
+
+def ambiguity(model: SharedModel, tensor: torch.Tensor) -> np.ndarray:
+    """How far the sides move when the thickness fit's ridge is loosened to ``LOOSE``, the
+    mean over both sides and the members: where the split rests on the ridge, not the X-ray."""
+    xray = tensor[:, XRAY].float()
+    moves = []
+    with torch.no_grad():
+        for member in model.members:
+            first = member.absorption(tensor[:, FRONT]).float()
+            second = member.absorption(tensor[:, BACK]).float()
+            held, loose = (
+                model.thicken(member, first, second, xray, ridge)
+                for ridge in (model.config.ridge, LOOSE)
+            )
+            sides = zip(held, loose, strict=True)
+            moves.append(sum((member.mixing(a) - member.mixing(b)).abs() for a, b in sides) / 2)
+    return torch.stack(moves).mean(0)[0, 0].numpy()
 
 
 def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tuple]:
@@ -65,6 +86,7 @@ def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tupl
     terms = {"moved": moved[0].numpy(), "hidden": hidden[0].numpy()}
     terms["contrast"] = CONTRAST * distance
     terms["attenuation"] = saturation(model) * terms["hidden"] * distance
+    terms["ambiguity"] = ambiguity(model, tensor)
     maps = (
         {"spread": spread.numpy()}
         | terms
@@ -73,6 +95,7 @@ def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tupl
             "moved + contrast": terms["moved"] + terms["contrast"],
             "all three": terms["moved"] + terms["hidden"] + terms["contrast"],
             "moved + attenuation": terms["moved"] + terms["attenuation"],
+            "moved + ambiguity": terms["moved"] + terms["ambiguity"],
         }
     )
     return maps, (front, back)
