@@ -12,6 +12,8 @@ import pytest
 import yaml
 from PIL import Image
 
+from xraysep.jobs.benchmark_report import PEERS_AS_PUBLISHED, display_label
+
 
 def suite_params(project, **benchmark) -> dict:
     """Shrink the project's benchmark to 40² panels, the tiny preset and two seeds."""
@@ -228,3 +230,15 @@ def test_a_panels_networks_train_side_by_side_with_the_scores_of_one_process(pro
     assert len(tasks) == 2 and len(trainings) == 4
     assert {r.data.tags["mlflow.parentRunId"] for r in trainings} == tasks
     assert all(r.info.status == "FINISHED" for r in runs)
+
+
+def test_the_peers_rows_say_how_they_differ_from_their_papers(project):
+    assert display_label("cae", "") == "cae (1/8 width)"
+    assert display_label("lista", "") == "lista (1/8 width, 4 layers)"
+    assert display_label("paper combined", "1/8 width") == "paper combined (1/8 width)"
+    assert display_label("shared", "1/8 width") == "shared"
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for method, published in PEERS_AS_PUBLISHED.items():
+        params[method] |= published
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert display_label("cae", "") == "cae" and display_label("lista", "") == "lista"

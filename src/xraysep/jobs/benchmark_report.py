@@ -48,6 +48,9 @@ EARLIER_FIGURE = (
     "of `benchmark.methods` or did not keep every group's images (they stay out of git).*"
 )
 USES_ORDERINGS = ("paper", "consistent")
+# the published peers' settings where ``params.yaml``'s CPU defaults differ from them: the
+# code width of both papers' code and the layers the ``lista`` authors' code unrolls
+PEERS_AS_PUBLISHED = {"cae": {"width": 64}, "lista": {"width": 64, "layers": 5}}
 TRUST_NOTE = (
     "Hidden corr: correlation of the hidden layer (what the pair leaves of the mixture) with "
     "the true hidden content, over the panels that have some; front / back leak: absolute "
@@ -65,9 +68,8 @@ def preset_note(preset: str) -> str:
     values = config.preset(preset)
     paper = config.preset("paper")
     notes = []
-    width = values.channels[0] / paper.channels[0]
-    if width != 1:
-        notes.append(f"1/{round(1 / width)} width" if width < 1 else f"{width:g}× width")
+    if width := width_note(values.channels[0] / paper.channels[0]):
+        notes.append(width)
     if values.sampling != "patches":
         notes.append("crop training")
     elif any(getattr(values, k) != getattr(paper, k) for k in ("patch", "stride", "iterations")):
@@ -75,9 +77,31 @@ def preset_note(preset: str) -> str:
     return ", ".join(notes)
 
 
+def width_note(width: float) -> str:
+    """A width as a fraction of the published one ("" when it is that one)."""
+    if width == 1:
+        return ""
+    return f"1/{round(1 / width)} width" if width < 1 else f"{width:g}× width"
+
+
+def peer_note(method: str) -> str:
+    """How ``params.yaml``'s settings of a published peer differ from its paper's."""
+    values = getattr(config.settings(), method)
+    published = PEERS_AS_PUBLISHED[method]
+    notes = [width_note(values.width / published["width"])]
+    if "layers" in published and values.layers != published["layers"]:
+        notes.append(f"{values.layers} layers")
+    return ", ".join(note for note in notes if note)
+
+
 def display_label(label: str, note: str) -> str:
-    """A row's label, saying so when the paper's network did not run as the paper ran it."""
-    return f"{label} ({note})" if note and label.startswith(USES_ORDERINGS) else label
+    """A row's label, saying so when the paper's network (``note``: its preset's) or a
+    published peer did not run as its paper ran it."""
+    if label in PEERS_AS_PUBLISHED:
+        note = peer_note(label)
+    elif not label.startswith(USES_ORDERINGS):
+        note = ""
+    return f"{label} ({note})" if note else label
 
 
 def load(tasks: list[Task], groups: dict[str, list[str]]) -> tuple[dict[str, Samples], int]:
