@@ -32,7 +32,9 @@ the seeds found, the suite's mean, and the command.
 from __future__ import annotations
 
 import argparse
+import copy
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -42,7 +44,7 @@ from xraysep import config
 from xraysep.core import uncertainty
 from xraysep.core.filters import box_mean
 from xraysep.core.methods.shared.model import SharedModel
-from xraysep.core.separator import BACK, FRONT, XRAY
+from xraysep.core.separator import XRAY
 from xraysep.io import checkpoints, store
 from xraysep.jobs.suites import stress_suite, suite
 
@@ -53,22 +55,18 @@ CONTRAST = 0.3  # the gain error the contrast term stands for: shared's is 0.1-0
 LOOSE = 0.3  # the thickness fit's ridge for the ambiguity term: 30 times looser than 10
 
 
-def ambiguity(model: SharedModel, tensor: torch.Tensor) -> np.ndarray:
-    """How far the sides move when the thickness fit's ridge is loosened to ``LOOSE``, the
-    mean over both sides and the members: where the split rests on the ridge, not the X-ray."""
-    xray = tensor[:, XRAY].float()
-    moves = []
+def ambiguity(
+    model: SharedModel, tensor: torch.Tensor, fronts: torch.Tensor, backs: torch.Tensor
+) -> np.ndarray:
+    """How far the members' ``fronts`` and ``backs`` (``model.pairs`` of ``tensor``) move when
+    the thickness fit's ridge is loosened to ``LOOSE``, the mean over both sides and the
+    members: where the split rests on the ridge, not the X-ray."""
+    loose = copy.copy(model)  # the same members, another ridge
+    loose.config = replace(model.config, ridge=LOOSE)
     with torch.no_grad():
-        for member in model.members:
-            first = member.absorption(tensor[:, FRONT]).float()
-            second = member.absorption(tensor[:, BACK]).float()
-            held, loose = (
-                model.thicken(member, first, second, xray, ridge)
-                for ridge in (model.config.ridge, LOOSE)
-            )
-            sides = zip(held, loose, strict=True)
-            moves.append(sum((member.mixing(a) - member.mixing(b)).abs() for a, b in sides) / 2)
-    return torch.stack(moves).mean(0)[0, 0].numpy()
+        loose_fronts, loose_backs, *_ = loose.pairs(tensor)
+    moved = ((loose_fronts - fronts).abs() + (loose_backs - backs).abs()) / 2
+    return moved.mean(0)[0, 0].numpy()
 
 
 def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tuple]:
@@ -77,6 +75,7 @@ def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tupl
     the members' mean pair."""
     with torch.no_grad():
         fronts, backs, mixtures, moved = model.pairs(tensor)
+        loosened = ambiguity(model, tensor, fronts, backs)
         spread = (fronts.std(0, correction=0) + backs.std(0, correction=0))[0, 0] / 2
         fronts, backs, mixtures, moved = (t.mean(0)[0] for t in (fronts, backs, mixtures, moved))
         hidden = tensor[0, XRAY] - mixtures
@@ -86,7 +85,7 @@ def candidate_maps(model: SharedModel, tensor: torch.Tensor) -> tuple[dict, tupl
     terms = {"moved": moved[0].numpy(), "hidden": hidden[0].numpy()}
     terms["contrast"] = CONTRAST * distance
     terms["attenuation"] = saturation(model) * terms["hidden"] * distance
-    terms["ambiguity"] = ambiguity(model, tensor)
+    terms["ambiguity"] = loosened
     maps = (
         {"spread": spread.numpy()}
         | terms
