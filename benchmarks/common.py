@@ -12,6 +12,8 @@ import shlex
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable, Hashable
+from concurrent.futures import ProcessPoolExecutor
 from io import BytesIO
 from pathlib import Path
 
@@ -96,6 +98,21 @@ def machine() -> str:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
     )
+
+
+def in_processes(
+    tasks: dict[Hashable, tuple[Callable, tuple]], jobs: int, describe: Callable[[Hashable], str]
+) -> dict:
+    """Each task's ``function(*arguments)`` by its key, ``jobs`` processes at a time, with a
+    line on stderr as each is collected (in the tasks' order): studies that train one model
+    per process on two cores."""
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = {key: pool.submit(function, *args) for key, (function, args) in tasks.items()}
+        results = {}
+        for done, (key, future) in enumerate(futures.items(), 1):
+            results[key] = future.result()
+            print(f"{done}/{len(futures)}: {describe(key)}", file=sys.stderr)
+    return results
 
 
 def table_head(columns: dict[str, str], panels: list[str]) -> str:

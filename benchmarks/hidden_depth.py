@@ -29,29 +29,22 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
 
-from xraysep import config
-from xraysep.core.methods.shared import SHARED
 from xraysep.core.methods.shared import model as shared_model
 from xraysep.core.methods.shared.model import BeerLambert, SharedModel
 from xraysep.core.training import fit
-from xraysep.io import store
 from xraysep.jobs import suites
 from xraysep.jobs.synth import synth
-from xraysep.jobs.train import make_sampler, panel_reader
 
-from common import command, machine, scratch_project, table_head
-from thickness_sweep import scores
-from trained import panel_stack
+from common import command, in_processes, machine, scratch_project, table_head
+from thickness_sweep import score_row, scores
+from trained import panel_stack, shared_training
 
 SPACINGS = (32, 64)
 RIDGES = (10.0, 3.0, 1.0)
@@ -96,26 +89,12 @@ def train(
     """``shared`` trained on panel ``name`` as ``xraysep train`` trains it, with a hidden
     field of nodes every ``spacing`` pixels inside the exponent (None: without); the model
     with its own curves back in place, offsets set on the panel, and the field."""
-    panel = store.open_panel(config.paths(name).store, name)
-    made = SHARED.recipe(
-        "shared",
-        panel,
-        settings=config.settings(),
-        preset=None,
-        seed=seed,
-        iterations=iterations,
-        checkpoint_every=0,
-    )
+    made, sampler, whole = shared_training(name, seed, iterations, spacing is not None)
     model, settings = made.model, made.settings
-    read = panel_reader(panel, made.slots, in_memory=True)
-    sampler = make_sampler(settings, read, panel.shape, seed)
-    whole = read(slice(None), slice(None))
     groups = made.groups
     field = None
     if spacing is not None:
-        if not sampler.covers:
-            raise SystemExit(f"{name}: the field needs whole-panel steps, crop {settings.crop}")
-        field = HiddenField(panel.shape, spacing)
+        field = HiddenField(tuple(whole.shape[1:]), spacing)
         for member in model.members:
             member.mixing = Shifted(member.mixing, field.forward)
         groups = lambda net: [*made.groups(net), {"params": list(field.parameters())}]  # noqa: E731
@@ -180,16 +159,12 @@ def main() -> None:
         if not args.panel or panel in args.panel:
             names[panel] = f"{args.suite}-{panel}"
             synth(names[panel], size=chosen.size, **settings, overwrite=True)
-    with ProcessPoolExecutor(args.jobs) as pool:
-        futures = {
-            (panel, spacing): pool.submit(run, name, args.seed, spacing, ridges, args.iterations)
-            for panel, name in names.items()
-            for spacing in spacings
-        }
-        results = {}
-        for done, ((panel, spacing), future) in enumerate(futures.items(), 1):
-            results[panel, spacing] = future.result()
-            print(f"{done}/{len(futures)}: {panel}, field {nodes(spacing)}", file=sys.stderr)
+    tasks = {
+        (panel, spacing): (run, (name, args.seed, spacing, ridges, args.iterations))
+        for panel, name in names.items()
+        for spacing in spacings
+    }
+    results = in_processes(tasks, args.jobs, lambda key: f"{key[0]}, field {nodes(key[1])}")
     print(f"\n{args.suite}: {len(names)} panels, seed {args.seed}, shared with and without a "
           f"hidden field, {args.jobs} at a time, one thread each; {machine()}; "
           f"{(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
@@ -199,10 +174,7 @@ def main() -> None:
     for spacing in spacings:
         for key in results[next(iter(names)), spacing]:
             rows = [results[panel, spacing][key] for panel in names]
-            front, back, crosstalk, _ = np.mean(rows, axis=0)
-            cells = " | ".join(f"{row[0]:.1f} / {row[1]:.1f}" for row in rows)
-            print(f"| {nodes(spacing)} | {key[0]} | {key[2]:g} | {front:.2f} | {back:.2f} | "
-                  f"{crosstalk:.3f} | {cells} |")  # fmt: skip
+            print(score_row(f"{nodes(spacing)} | {key[0]} | {key[2]:g}", rows))
     print(f"\n{command()}")
 
 

@@ -197,6 +197,14 @@ def scores(
     return out
 
 
+def score_row(setting: str, rows: list[tuple]) -> str:
+    """A Markdown row: the ``setting`` cells, then the mean front and back PSNR and crosstalk
+    over per-panel ``rows`` (:func:`scores`' values) and each panel's front / back PSNR."""
+    front, back, crosstalk = np.mean([row[:3] for row in rows], axis=0)
+    cells = " | ".join(f"{row[0]:.1f} / {row[1]:.1f}" for row in rows)
+    return f"| {setting} | {front:.2f} | {back:.2f} | {crosstalk:.3f} | {cells} |"
+
+
 def suite_scores(args: argparse.Namespace, fits: dict[str, Fit], grid: list) -> dict:
     """:func:`scores` per panel of ``--suite``, ``shared`` trained on each first."""
     scratch_project("thickness-sweep")
