@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +39,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from xraysep import config
+from xraysep.core.methods.shared import NAME
 from xraysep.core.methods.shared import model as shared_model
 from xraysep.core.methods.shared.model import SharedConfig, SharedModel
 from xraysep.core.training import fit
@@ -164,13 +165,19 @@ def run(
 
 def recorded(chosen: suites.Suite, panels: list[str], seed: int) -> dict[str, dict]:
     """``shared``'s scores per panel as the benchmark's record of ``chosen`` at ``seed`` has
-    them (``reports/.../runs/<panel>/seed<N>-shared.json`` of this project: read before the
-    scratch project becomes the root)."""
-    runs = chosen.directory / "runs"
-    return {
-        panel: json.loads((runs / panel / f"seed{seed}-shared.json").read_text())["rows"]["shared"]
-        for panel in panels
-    }
+    them, each record checked to be this code's and these settings' (its fingerprint); read
+    before the scratch project becomes the root."""
+    rows = {}
+    for panel in panels:
+        task = suites.Task(chosen, panel, seed, (NAME,), device=None, parent_run=None)
+        record = suites.cached(task.record_path(NAME), task.fingerprint([NAME]))
+        if record is None:
+            raise SystemExit(
+                f"{task.record_path(NAME)}: no record made by this code; run the benchmark "
+                "first, or leave out --no-default"
+            )
+        rows[panel] = record["rows"][NAME]
+    return rows
 
 
 def label(spacing: int | None, penalty: float) -> str:
@@ -223,7 +230,8 @@ def main() -> None:
     print(table_head(columns, list(names)))
     if record:
         rows = [tuple(row[key] for key in SCORES) for row in record.values()]
-        print(score_row("none (the benchmark's record) | 10", rows))
+        ridge = config.settings().shared.ridge
+        print(score_row(f"none (the benchmark's record) | {ridge:g}", rows))
     for variant in variants:
         for key in results[next(iter(names)), variant]:
             rows = [results[panel, variant][key] for panel in names]
