@@ -7,7 +7,9 @@ white and misreads both regions (docs/benchmarks.md, stress: metamerism). Here e
 member's map gains, for each side, a field of weights over its palette:
 ``τᵢ(y, p) = psf * softplus(Σₖ (wₖ + δᵢₖ(p)) φₖ(y) + b)``, each ``δᵢₖ`` a bilinear
 surface through nodes every ``spacing`` pixels, zero at the start and pulled towards zero by
-``penalty`` times the mean square of its nodes, learned with the map throughout training
+``penalty`` times the mean square of its nodes (``--sparse``: times the mean over the
+fields of each one's root mean square, a group lasso that lets a few palette colours vary and
+holds the rest at zero), learned with the map throughout training
 (the curve's hold and the refinement as ``shared`` has them). Each side has its own field,
 since a workshop's regions are the side's; the two fields start equal and enter the loss
 alike, so swapping the photographs swaps them: the method stays order-invariant.
@@ -23,7 +25,7 @@ need the whole panel in every step (crop training covers a 256² panel).
 
     uv run python benchmarks/regional_map.py [--suite validation | --stress FACTOR]
         [--seed 0] [--spacing 64 ...] [--penalty 1e-4 ...] [--ridge 10 ...]
-        [--panel NAME ...] [--jobs 2] [--iterations N] [--no-default]
+        [--panel NAME ...] [--jobs 2] [--iterations N] [--no-default] [--sparse]
 """
 
 from __future__ import annotations
@@ -117,15 +119,26 @@ class RegionalModel(SharedModel):
             return tuple(output.detach() for output in super().pairs(stack))
 
 
+def pull(fields: torch.Tensor, sparse: bool) -> torch.Tensor:
+    """The fields' distance from zero: their mean square, or (``sparse``) the mean over
+    (member, side, colour) of each surface's root mean square, whose pull on a surface is
+    as strong when it is small as when it is large, so most colours' surfaces stay at zero."""
+    if not sparse:
+        return fields.square().mean()
+    return fields.square().mean((-2, -1)).add(1e-12).sqrt().mean()
+
+
 def train(
     name: str,
     seed: int,
     spacing: int | None,
     penalty: float,
+    sparse: bool,
     iterations: int | None = None,
 ) -> SharedModel:
     """``shared`` trained on panel ``name`` as ``xraysep train`` trains it, with regional
-    fields of nodes every ``spacing`` pixels (None: without), offsets set on the panel."""
+    fields of nodes every ``spacing`` pixels (None: without) under :func:`pull`, offsets set
+    on the panel."""
     made, sampler, whole = shared_training(name, seed, iterations, spacing is not None)
     model, settings, loss, groups = made.model, made.settings, made.loss, made.groups
     if spacing is not None:
@@ -134,8 +147,7 @@ def train(
         model = regional
 
         def loss(net: nn.Module, batch: torch.Tensor, progress: float) -> torch.Tensor:
-            pull = penalty * regional.fields.square().mean()
-            return made.loss(net, batch, progress) + pull
+            return made.loss(net, batch, progress) + penalty * pull(regional.fields, sparse)
 
         def groups(net: nn.Module) -> list[dict]:
             maps, curves = made.groups(net)
@@ -152,12 +164,13 @@ def run(
     seed: int,
     spacing: int | None,
     penalty: float,
+    sparse: bool,
     ridges: list[float],
     iterations: int | None,
 ) -> dict:
     """One panel, one variant: its scores per ridge."""
     torch.set_num_threads(1)
-    model = train(name, seed, spacing, penalty, iterations)
+    model = train(name, seed, spacing, penalty, sparse, iterations)
     grid = [("plain", model.config.thickness, ridge) for ridge in ridges]
     tensor, truth = panel_stack(name)
     return scores(model, tensor, truth, {"plain": shared_model.thicken}, grid)
@@ -180,9 +193,10 @@ def recorded(chosen: suites.Suite, panels: list[str], seed: int) -> dict[str, di
     return rows
 
 
-def label(spacing: int | None, penalty: float) -> str:
+def label(spacing: int | None, penalty: float, sparse: bool) -> str:
     """A variant as the table and the progress lines name it."""
-    return "none" if spacing is None else f"every {spacing} px, penalty {penalty:g}"
+    pulled = "sparse penalty" if sparse else "penalty"
+    return "none" if spacing is None else f"every {spacing} px, {pulled} {penalty:g}"
 
 
 def main() -> None:
@@ -199,10 +213,11 @@ def main() -> None:
     parser.add_argument(
         "--no-default", action="store_true", help="skip shared without fields (its records)"
     )
+    parser.add_argument("--sparse", action="store_true", help="a group lasso over the palette")
     args = parser.parse_args()
-    variants = [] if args.no_default else [(None, 0.0)]
+    variants = [] if args.no_default else [(None, 0.0, False)]
     variants += [
-        (spacing, penalty)
+        (spacing, penalty, args.sparse)
         for spacing in args.spacing or SPACINGS
         for penalty in args.penalty or PENALTIES
     ]
