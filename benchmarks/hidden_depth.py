@@ -40,11 +40,10 @@ from xraysep.core.methods.shared import model as shared_model
 from xraysep.core.methods.shared.model import BeerLambert, SharedModel
 from xraysep.core.training import fit
 from xraysep.jobs import suites
-from xraysep.jobs.synth import synth
 
 from common import command, in_processes, machine, scratch_project, table_head
-from thickness_sweep import score_row, scores
-from trained import panel_stack, shared_training
+from thickness_sweep import SCORE_COLUMNS, scores, variant_rows
+from trained import panel_stack, shared_training, suite_panels
 
 SPACINGS = (32, 64)
 RIDGES = (10.0, 3.0, 1.0)
@@ -154,11 +153,7 @@ def main() -> None:
     began = time.perf_counter()
     scratch_project("hidden-depth")
     chosen = suites.suite(args.suite)
-    names = {}
-    for panel, settings in chosen.panels.items():
-        if not args.panel or panel in args.panel:
-            names[panel] = f"{args.suite}-{panel}"
-            synth(names[panel], size=chosen.size, **settings, overwrite=True)
+    names = suite_panels(chosen, args.panel)
     tasks = {
         (panel, spacing): (run, (name, args.seed, spacing, ridges, args.iterations))
         for panel, name in names.items()
@@ -168,13 +163,15 @@ def main() -> None:
     print(f"\n{args.suite}: {len(names)} panels, seed {args.seed}, shared with and without a "
           f"hidden field, {args.jobs} at a time, one thread each; {machine()}; "
           f"{(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
-    columns = {"field nodes": "---", "fit": "---", "ridge": "---:"}
-    columns |= {"front PSNR": "---:", "back PSNR": "---:", "crosstalk": "---:"}
+    columns = {"field nodes": "---", "fit": "---", "ridge": "---:"} | SCORE_COLUMNS
     print(table_head(columns, list(names)))
-    for spacing in spacings:
-        for key in results[next(iter(names)), spacing]:
-            rows = [results[panel, spacing][key] for panel in names]
-            print(score_row(f"{nodes(spacing)} | {key[0]} | {key[2]:g}", rows))
+    for row in variant_rows(
+        results,
+        list(names),
+        spacings,
+        lambda spacing, key: f"{nodes(spacing)} | {key[0]} | {key[2]:g}",
+    ):
+        print(row)
     print(f"\n{command()}")
 
 

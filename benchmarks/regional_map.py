@@ -47,11 +47,10 @@ from xraysep.core.methods.shared import model as shared_model
 from xraysep.core.methods.shared.model import SharedConfig, SharedModel
 from xraysep.core.training import fit
 from xraysep.jobs import suites
-from xraysep.jobs.synth import synth
 
 from common import command, in_processes, machine, scratch_project, table_head
-from thickness_sweep import score_row, scores
-from trained import panel_stack, shared_training
+from thickness_sweep import SCORE_COLUMNS, score_row, scores, variant_rows
+from trained import panel_stack, shared_training, suite_panels
 
 SPACINGS = (64,)
 PENALTIES = (1e-4, 1e-3)
@@ -227,10 +226,7 @@ def main() -> None:
     panels = [panel for panel in chosen.panels if not args.panel or panel in args.panel]
     record = recorded(chosen, panels, args.seed) if args.no_default else {}
     scratch_project("regional-map")
-    names = {}
-    for panel in panels:
-        names[panel] = f"{chosen.name}-{panel}"
-        synth(names[panel], size=chosen.size, **chosen.panels[panel], overwrite=True)
+    names = suite_panels(chosen, args.panel)
     tasks = {
         (panel, variant): (run, (name, args.seed, *variant, ridges, args.iterations))
         for panel, name in names.items()
@@ -240,17 +236,15 @@ def main() -> None:
     print(f"\n{chosen.name}: {len(names)} panels, seed {args.seed}, shared with and without "
           f"regional fields, {args.jobs} at a time, one thread each; {machine()}; "
           f"{(time.perf_counter() - began) / 60:.1f} min\n")  # fmt: skip
-    columns = {"fields": "---", "ridge": "---:"}
-    columns |= {"front PSNR": "---:", "back PSNR": "---:", "crosstalk": "---:"}
-    print(table_head(columns, list(names)))
+    print(table_head({"fields": "---", "ridge": "---:"} | SCORE_COLUMNS, list(names)))
     if record:
         rows = [tuple(row[key] for key in SCORES) for row in record.values()]
         ridge = config.settings().shared.ridge
         print(score_row(f"none (the benchmark's record) | {ridge:g}", rows))
-    for variant in variants:
-        for key in results[next(iter(names)), variant]:
-            rows = [results[panel, variant][key] for panel in names]
-            print(score_row(f"{label(*variant)} | {key[2]:g}", rows))
+    for row in variant_rows(
+        results, list(names), variants, lambda variant, key: f"{label(*variant)} | {key[2]:g}"
+    ):
+        print(row)
     print(f"\n{command()}")
 
 

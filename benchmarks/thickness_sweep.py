@@ -27,7 +27,7 @@ import argparse
 import dataclasses
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 
 import numpy as np
 import torch
@@ -43,10 +43,9 @@ from xraysep.core.metrics import side
 from xraysep.io import checkpoints, store
 from xraysep.jobs import suites
 from xraysep.jobs.pipeline import pipeline
-from xraysep.jobs.synth import synth
 
 from common import command, machine, scratch_project, table_head
-from trained import panel_stack, trained_panel
+from trained import panel_stack, suite_panels, trained_panel
 
 RADII = (4, 6, 9, 12)
 RIDGES = (10.0, 3.0, 1.0, 0.3, 0.1)
@@ -197,6 +196,9 @@ def scores(
     return out
 
 
+SCORE_COLUMNS = {"front PSNR": "---:", "back PSNR": "---:", "crosstalk": "---:"}
+
+
 def score_row(setting: str, rows: list[tuple]) -> str:
     """A Markdown row: the ``setting`` cells, then the mean front and back PSNR and crosstalk
     over per-panel ``rows`` (:func:`scores`' values) and each panel's front / back PSNR."""
@@ -205,16 +207,24 @@ def score_row(setting: str, rows: list[tuple]) -> str:
     return f"| {setting} | {front:.2f} | {back:.2f} | {crosstalk:.3f} | {cells} |"
 
 
+def variant_rows(
+    results: dict, panels: list[str], variants: list, setting: Callable[[Hashable, tuple], str]
+) -> Iterator[str]:
+    """:func:`score_row` for each variant and each of its :func:`scores` keys, over
+    ``results`` keyed by (panel, variant), its cells ``setting(variant, key)``: the table of
+    studies that train one model per panel and variant."""
+    for variant in variants:
+        for key in results[panels[0], variant]:
+            rows = [results[panel, variant][key] for panel in panels]
+            yield score_row(setting(variant, key), rows)
+
+
 def suite_scores(args: argparse.Namespace, fits: dict[str, Fit], grid: list) -> dict:
     """:func:`scores` per panel of ``--suite``, ``shared`` trained on each first."""
     scratch_project("thickness-sweep")
     chosen = suites.suite(args.suite, args.size)
     results = {}
-    for panel, settings in chosen.panels.items():
-        if args.panel and panel not in args.panel:
-            continue
-        name = f"{args.suite}-{panel}"
-        synth(name, size=chosen.size, **settings, overwrite=True)
+    for panel, name in suite_panels(chosen, args.panel).items():
         pipeline(name, method="shared")
         results[panel] = [scores(*trained_panel(name), fits, grid)]
     return results

@@ -1,4 +1,4 @@
-"""A trained benchmark panel in memory, for studies that run a model's own parts on it.
+"""Benchmark panels made and trained in memory, for studies that run a model's own parts on them.
 
 Kept apart from ``common`` so that only these studies import torch: the benchmarks that
 measure a stage's peak memory must not count it.
@@ -15,7 +15,20 @@ from xraysep.core.methods.shared import SHARED
 from xraysep.core.separator import Separator, stack
 from xraysep.core.training import Sampler
 from xraysep.io import checkpoints, store
+from xraysep.jobs import suites
+from xraysep.jobs.synth import synth
 from xraysep.jobs.train import make_sampler, panel_reader
+
+
+def suite_panels(chosen: suites.Suite, only: list[str] | None) -> dict[str, str]:
+    """Each panel of ``chosen`` (those in ``only`` where given) made by ``synth`` in the
+    current project as ``<suite>-<panel>``, panel to that name: the panels a study trains on."""
+    names = {}
+    for panel, settings in chosen.panels.items():
+        if not only or panel in only:
+            names[panel] = f"{chosen.name}-{panel}"
+            synth(names[panel], size=chosen.size, **settings, overwrite=True)
+    return names
 
 
 def panel_stack(name: str) -> tuple[torch.Tensor, tuple[np.ndarray, np.ndarray]]:
